@@ -1,2 +1,94 @@
 #![recursion_limit = "256"]
-fn main() {}
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use threeam::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "threeam",
+    version,
+    about = "3AM: a personal AI assistant that lives in your Matrix chat"
+)]
+struct Cli {
+    /// Configuration file (environment variables THREEAM_* override it).
+    #[arg(
+        long,
+        global = true,
+        default_value = "config.toml",
+        env = "THREEAM_CONFIG"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Check the database, homeserver, chat and embedding servers; one line per check.
+    Doctor,
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Migrate => {
+            let cfg = Config::load(&cli.config)?;
+            cfg.validate_database()?;
+            let pool = threeam::db::connect_with_retry(
+                &cfg.database.url,
+                2,
+                std::time::Duration::from_secs(10),
+            )
+            .await?;
+            threeam::db::migrate(&pool).await.context("migrate")?;
+            let state = threeam::db::schema_state(&pool).await?;
+            println!("migrations applied: {}/{}", state.applied, state.known);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor => {
+            let cfg = Config::load(&cli.config)?;
+            let report = threeam::doctor::run(&cfg).await;
+            print!("{report}");
+            Ok(if report.all_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("THREEAM_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sqlx=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,127 @@
+//! PostgreSQL access: the pool, the embedded migrations, and the schema checks `doctor` runs.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Row};
+
+/// The width of every stored embedding (`vector(384)` in the schema).
+pub const EMBEDDING_DIM: usize = 384;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database URL is not valid: {0}")]
+    BadUrl(#[source] sqlx::Error),
+    #[error("cannot reach PostgreSQL at {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("applying migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Query(#[from] sqlx::Error),
+}
+
+/// Host:port/db of a URL without its password, for error messages and logs.
+pub fn describe_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}:{}{}",
+            u.host_str().unwrap_or("?"),
+            u.port().unwrap_or(5432),
+            u.path()
+        ),
+        Err(_) => "<unparsable URL>".into(),
+    }
+}
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let opts: PgConnectOptions = url.parse().map_err(DbError::BadUrl)?;
+    let opts = opts.log_statements(tracing::log::LevelFilter::Trace);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(|source| DbError::Connect {
+            target: describe_url(url),
+            source,
+        })
+}
+
+/// Connects, waiting out a database that is still starting (or restarting).
+pub async fn connect_with_retry(
+    url: &str,
+    max_connections: u32,
+    patience: Duration,
+) -> Result<PgPool, DbError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match connect(url, max_connections).await {
+            Ok(pool) => return Ok(pool),
+            Err(DbError::Connect { target, source }) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(%target, error = %source, "database not reachable yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// What `doctor` reports about the schema.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SchemaState {
+    pub vector_extension: Option<String>,
+    pub applied: usize,
+    pub known: usize,
+    pub missing: Vec<i64>,
+}
+
+impl SchemaState {
+    pub fn current(&self) -> bool {
+        self.missing.is_empty() && self.vector_extension.is_some()
+    }
+}
+
+pub async fn schema_state(pool: &PgPool) -> Result<SchemaState, DbError> {
+    let vector_extension: Option<String> =
+        sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            .fetch_optional(pool)
+            .await?;
+    let table_exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+    let applied: Vec<i64> = if table_exists {
+        sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.get::<i64, _>(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let missing = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .map(|m| m.version)
+        .collect();
+    Ok(SchemaState {
+        vector_extension,
+        applied: applied.len(),
+        known: MIGRATOR.iter().count(),
+        missing,
+    })
+}

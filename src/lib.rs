@@ -1,0 +1,11 @@
+//! 3AM: a self-evolving personal assistant that lives in a Matrix chat.
+//!
+//! The thinking core (`assistant`, `memory`, `gate`…) knows nothing about Matrix; only
+//! `matrix` does. Pure logic (clustering, parsing, scoring) is kept apart from I/O.
+#![recursion_limit = "256"]
+
+pub mod config;
+pub mod db;
+pub mod doctor;
+pub mod llm;
+pub mod matrix;

@@ -1,0 +1,3 @@
+//! Everything that knows about Matrix lives here.
+
+pub mod probe;
