@@ -4,8 +4,12 @@
 //! `matrix` does. Pure logic (clustering, parsing, scoring) is kept apart from I/O.
 #![recursion_limit = "256"]
 
+pub mod app;
+pub mod assistant;
+pub mod confidence;
 pub mod config;
 pub mod db;
 pub mod doctor;
 pub mod llm;
 pub mod matrix;
+pub mod store;

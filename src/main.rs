@@ -28,6 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start the bot: apply migrations, connect to Matrix, answer until SIGINT/SIGTERM.
+    Run,
     /// Apply database migrations and exit.
     Migrate,
     /// Check the database, homeserver, chat and embedding servers; one line per check.
@@ -55,6 +57,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run => {
+            let cfg = Config::load(&cli.config)?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            threeam::app::cancel_on_signals(shutdown.clone());
+            threeam::app::run(cfg, Default::default(), shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             let cfg = Config::load(&cli.config)?;
             cfg.validate_database()?;

@@ -1,0 +1,65 @@
+//! Starting the whole bot: configuration checked, database migrated, model client ready,
+//! Matrix session up; then it runs until the token is cancelled (SIGINT/SIGTERM in `main`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::assistant::{Assistant, Timing};
+use crate::config::Config;
+use crate::llm::LlmClient;
+use crate::matrix::bot::{self, MatrixOutbox};
+
+pub async fn run(cfg: Config, timing: Timing, shutdown: CancellationToken) -> anyhow::Result<()> {
+    cfg.validate_all()?;
+    let pool = crate::db::connect_with_retry(
+        &cfg.database.url,
+        cfg.database.max_connections,
+        Duration::from_secs(60),
+    )
+    .await?;
+    crate::db::migrate(&pool)
+        .await
+        .context("applying database migrations")?;
+    let llm = Arc::new(LlmClient::new(&cfg.llm).context("setting up the LLM client")?);
+    match llm.model(crate::llm::ServerKind::Chat).await {
+        Ok(model) => tracing::info!(%model, url = %cfg.llm.chat_url, "chat model"),
+        // Not fatal: messages are queued and answered when the server comes up.
+        Err(e) => tracing::warn!(error = %e, "chat model server not available yet"),
+    }
+    let (client, restored) = bot::connect(&cfg.matrix).await?;
+    let outbox = Arc::new(MatrixOutbox::new(client.clone()));
+    let matrix_cfg = cfg.matrix.clone();
+    let assistant = Arc::new(Assistant::new(
+        pool.clone(),
+        llm,
+        Arc::new(cfg),
+        outbox,
+        timing,
+    ));
+    let result = bot::run(client, restored, matrix_cfg, assistant, shutdown).await;
+    pool.close().await;
+    result
+}
+
+/// Cancels the token on SIGINT or SIGTERM.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("stop requested");
+        token.cancel();
+    });
+}

@@ -1,0 +1,161 @@
+//! Chat commands: a pure parser (text → [`Command`]) kept apart from dispatching, so each new
+//! command is added in one place and its parsing is tested without a homeserver.
+
+/// Everything a user can type with a leading `!`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help {
+        topic: Option<String>,
+    },
+    /// `!ping`: proves the bot is alive and shows what it is connected to.
+    Status,
+    Unknown {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+}
+
+/// Name, usage and one-line description of each command, for `!help` and suggestions.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "help",
+        "!help [command]",
+        "list the commands, or explain one",
+    ),
+    (
+        "status",
+        "!status",
+        "show whether my model and memory are reachable, and my version",
+    ),
+];
+
+/// `None` when the text is an ordinary message.
+pub fn parse(text: &str) -> Option<Command> {
+    let text = text.trim();
+    let rest = text.strip_prefix('!')?;
+    // "!!" or "! " is punctuation, not a command.
+    if rest.is_empty() || !rest.starts_with(|c: char| c.is_alphabetic()) {
+        return None;
+    }
+    let (name, args) = match rest.split_once(char::is_whitespace) {
+        Some((n, a)) => (n, a.trim()),
+        None => (rest, ""),
+    };
+    let name = name.to_lowercase();
+    Some(match name.as_str() {
+        "help" | "h" | "?" => Command::Help {
+            topic: (!args.is_empty()).then(|| args.trim_start_matches('!').to_lowercase()),
+        },
+        "status" | "ping" => Command::Status,
+        _ => Command::Unknown {
+            suggestion: closest(&name),
+            name,
+        },
+    })
+}
+
+/// The known command nearest to a typo, if it is near enough to be a likely intent.
+fn closest(name: &str) -> Option<&'static str> {
+    COMMANDS
+        .iter()
+        .map(|(n, _, _)| (*n, edit_distance(name, n)))
+        .filter(|(n, d)| *d <= 2.max(n.len() / 3))
+        .min_by_key(|(_, d)| *d)
+        .map(|(n, _)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The text of `!help` (markdown).
+pub fn help_text(topic: Option<&str>) -> String {
+    if let Some(t) = topic {
+        if let Some((_, usage, what)) = COMMANDS.iter().find(|(n, _, _)| *n == t) {
+            return format!("`{usage}`: {what}.");
+        }
+        return format!("I don't have a `!{t}` command. {}", help_text(None));
+    }
+    let mut s = String::from("Just write to me and I'll answer. Commands:\n\n");
+    for (_, usage, what) in COMMANDS {
+        s.push_str(&format!("- `{usage}`: {what}\n"));
+    }
+    s.push_str("\nReact 👍 or 👎 to any of my answers to tell me how I did.");
+    s
+}
+
+/// The answer to an unknown command.
+pub fn unknown_text(name: &str, suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => {
+            format!("I don't know `!{name}`. Did you mean `!{s}`? Type `!help` for the list.")
+        }
+        None => format!("I don't know `!{name}`. Type `!help` to see what I can do."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_text_is_not_a_command() {
+        assert_eq!(parse("hello"), None);
+        assert_eq!(parse("wow!"), None);
+        assert_eq!(parse("!!!"), None);
+        assert_eq!(parse("! not a command"), None);
+        assert_eq!(parse("!"), None);
+    }
+
+    #[test]
+    fn help_with_and_without_topic() {
+        assert_eq!(parse("!help"), Some(Command::Help { topic: None }));
+        assert_eq!(
+            parse("  !HELP  !Status "),
+            Some(Command::Help {
+                topic: Some("status".into())
+            })
+        );
+        assert!(help_text(Some("status")).contains("!status"));
+        assert!(help_text(Some("nope")).contains("don't have"));
+        assert!(help_text(None).contains("!help"));
+    }
+
+    #[test]
+    fn aliases_and_typos() {
+        assert_eq!(parse("!ping"), Some(Command::Status));
+        assert_eq!(
+            parse("!hlep"),
+            Some(Command::Unknown {
+                name: "hlep".into(),
+                suggestion: Some("help")
+            })
+        );
+        assert_eq!(
+            parse("!frobnicate x"),
+            Some(Command::Unknown {
+                name: "frobnicate".into(),
+                suggestion: None
+            })
+        );
+        assert!(unknown_text("hlep", Some("help")).contains("Did you mean `!help`"));
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(s in "\\PC{0,64}") {
+            let _ = parse(&s);
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The thinking core. It receives [`Incoming`] events, keeps the conversation in the store,
+//! answers through the LLM, and speaks through an [`Outbox`]; it knows nothing about Matrix.
+
+pub mod commands;
+pub mod prompt;
+mod turn;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::llm::LlmClient;
+use crate::store;
+
+/// A message from a user, already decrypted and allow-listed by the chat layer.
+#[derive(Debug, Clone)]
+pub struct IncomingMessage {
+    pub event_id: String,
+    pub room_id: String,
+    pub sender: String,
+    pub body: String,
+    pub thread_root: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    Message(IncomingMessage),
+    Reaction {
+        event_id: String,
+        room_id: String,
+        sender: String,
+        target_event_id: String,
+        key: String,
+    },
+    /// A redaction by `sender` of event `redacts` (e.g. taking a reaction back).
+    Redaction {
+        event_id: String,
+        room_id: String,
+        sender: String,
+        redacts: String,
+    },
+}
+
+/// Work that takes a while, done in order per room.
+#[derive(Debug, Clone)]
+pub enum Job {
+    Answer(i64),
+    Command {
+        command: commands::Command,
+        message: IncomingMessage,
+    },
+}
+
+/// One message the assistant wants shown.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutMessage {
+    pub markdown: String,
+    /// False while a streamed answer is still growing.
+    pub complete: bool,
+    pub thread_root: Option<String>,
+    pub reply_to: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OutboxError(pub String);
+
+/// How the core talks back; implemented by the Matrix layer (and by recorders in tests).
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
+    async fn send(&self, room_id: &str, msg: &OutMessage) -> Result<String, OutboxError>;
+    async fn edit(
+        &self,
+        room_id: &str,
+        event_id: &str,
+        msg: &OutMessage,
+    ) -> Result<(), OutboxError>;
+    async fn react(&self, room_id: &str, event_id: &str, key: &str) -> Result<String, OutboxError>;
+    async fn typing(&self, room_id: &str, on: bool);
+}
+
+/// Tuning that tests shorten.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Minimum time between two edits of a streaming reply.
+    pub edit_interval: Duration,
+    /// How long to wait for the database before giving up on storing an event.
+    pub db_patience: Duration,
+    /// How often queued messages are retried while the model server is away.
+    pub retry_interval: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            edit_interval: Duration::from_millis(800),
+            db_patience: Duration::from_secs(120),
+            retry_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct Assistant {
+    pub(crate) db: PgPool,
+    pub(crate) llm: Arc<LlmClient>,
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) outbox: Arc<dyn Outbox>,
+    pub(crate) timing: Timing,
+    /// Rooms told that the model server is down, so they are told once per outage.
+    outage_notified: Mutex<HashSet<String>>,
+    /// One turn at a time per room keeps answers in order.
+    room_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Assistant {
+    pub fn new(
+        db: PgPool,
+        llm: Arc<LlmClient>,
+        cfg: Arc<Config>,
+        outbox: Arc<dyn Outbox>,
+        timing: Timing,
+    ) -> Self {
+        Self {
+            db,
+            llm,
+            cfg,
+            outbox,
+            timing,
+            outage_notified: Mutex::new(HashSet::new()),
+            room_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    fn room_lock(&self, room_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.room_locks
+            .lock()
+            .unwrap()
+            .entry(room_id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Stores what must not be lost (waiting out a database outage) and does the quick work
+    /// (reactions). Returns the slow work left for the room's worker, if any.
+    pub async fn accept(&self, incoming: Incoming) -> anyhow::Result<Option<Job>> {
+        match incoming {
+            Incoming::Message(m) => self.accept_message(m).await,
+            Incoming::Reaction {
+                event_id,
+                room_id,
+                sender,
+                target_event_id,
+                key,
+            } => {
+                if !self.is_owner(&room_id, &sender).await? {
+                    tracing::info!(%room_id, %sender, "ignoring a reaction from someone who does not own the room");
+                    return Ok(None);
+                }
+                let outcome = self
+                    .with_db_retry("record a reaction", || {
+                        store::feedback::record_reaction(
+                            &self.db,
+                            &event_id,
+                            &sender,
+                            &room_id,
+                            &target_event_id,
+                            &key,
+                        )
+                    })
+                    .await?;
+                tracing::info!(%event_id, %key, ?outcome, "reaction");
+                Ok(None)
+            }
+            Incoming::Redaction {
+                room_id,
+                sender,
+                redacts,
+                ..
+            } => {
+                if self.is_owner(&room_id, &sender).await? {
+                    self.with_db_retry("withdraw a reaction", || {
+                        store::feedback::redact_reaction(&self.db, &redacts, &sender)
+                    })
+                    .await?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// The slow part: answering a message or running a command.
+    pub async fn process(&self, job: Job) -> anyhow::Result<()> {
+        match job {
+            Job::Answer(id) => self.answer(id).await,
+            Job::Command { command, message } => self.dispatch(command, &message).await,
+        }
+    }
+
+    /// `accept` then `process`, for callers without a worker of their own.
+    pub async fn handle(&self, incoming: Incoming) -> anyhow::Result<()> {
+        match self.accept(incoming).await? {
+            Some(job) => self.process(job).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Start-up recovery: turns interrupted by a crash go back in the queue.
+    pub async fn recover(&self) -> anyhow::Result<u64> {
+        Ok(self
+            .with_db_retry("release interrupted turns", || {
+                store::messages::release_interrupted(&self.db)
+            })
+            .await?)
+    }
+
+    async fn is_owner(&self, room_id: &str, sender: &str) -> anyhow::Result<bool> {
+        let owner = self
+            .with_db_retry("look up the room", || {
+                store::users::room_owner(&self.db, room_id)
+            })
+            .await?;
+        Ok(owner.as_deref() == Some(sender))
+    }
+
+    async fn accept_message(&self, m: IncomingMessage) -> anyhow::Result<Option<Job>> {
+        let tz = self.cfg.schedule.default_timezone.clone();
+        self.with_db_retry("register the user", || {
+            store::users::upsert_user(&self.db, &m.sender, &tz)
+        })
+        .await?;
+        let owner = self
+            .with_db_retry("register the room", || {
+                store::users::claim_room(&self.db, &m.room_id, &m.sender, m.encrypted)
+            })
+            .await?;
+        if owner != m.sender {
+            tracing::info!(room_id = %m.room_id, sender = %m.sender, %owner, "ignoring a message from someone who does not own the room");
+            return Ok(None);
+        }
+        let command = commands::parse(&m.body);
+        let new = store::messages::NewMessage {
+            user_id: &m.sender,
+            room_id: &m.room_id,
+            event_id: &m.event_id,
+            body: &m.body,
+            thread_root: m.thread_root.as_deref(),
+            in_reply_to: m.in_reply_to.as_deref(),
+            sent_at: m.sent_at,
+            is_command: command.is_some(),
+        };
+        let stored = self
+            .with_db_retry("store the message", || {
+                store::messages::store_user_message(&self.db, &new)
+            })
+            .await?;
+        let id = match stored {
+            store::messages::Stored::New(id) => id,
+            store::messages::Stored::Duplicate { id, state } => {
+                tracing::debug!(event_id = %m.event_id, %state, "event delivered again");
+                if state == "received" || state == "failed" {
+                    id
+                } else {
+                    return Ok(None);
+                }
+            }
+        };
+        Ok(Some(match command {
+            Some(command) => Job::Command {
+                command,
+                message: m,
+            },
+            None => Job::Answer(id),
+        }))
+    }
+
+    async fn dispatch(&self, cmd: commands::Command, m: &IncomingMessage) -> anyhow::Result<()> {
+        use commands::Command;
+        let text = match cmd {
+            Command::Help { topic } => commands::help_text(topic.as_deref()),
+            Command::Status => self.status_text().await,
+            Command::Unknown { name, suggestion } => commands::unknown_text(&name, suggestion),
+        };
+        self.say(
+            &m.room_id,
+            &m.sender,
+            &text,
+            m.thread_root.clone(),
+            Some(m.event_id.clone()),
+        )
+        .await
+    }
+
+    async fn status_text(&self) -> String {
+        let model = match self.llm.model(crate::llm::ServerKind::Chat).await {
+            Ok(m) => format!("my model server is up (model `{m}`)"),
+            Err(e) if e.is_transient() => "my model server isn't answering right now".to_owned(),
+            Err(e) => format!("my model server has a problem: {e}"),
+        };
+        let db = match sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&self.db)
+            .await
+        {
+            Ok(_) => "my memory database is reachable",
+            Err(_) => "my memory database is not reachable",
+        };
+        format!("3AM {} — {model}; {db}.", env!("CARGO_PKG_VERSION"))
+    }
+
+    /// Sends a complete message and logs it.
+    pub(crate) async fn say(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        text: &str,
+        thread_root: Option<String>,
+        reply_to: Option<String>,
+    ) -> anyhow::Result<()> {
+        let msg = OutMessage {
+            markdown: text.to_owned(),
+            complete: true,
+            thread_root,
+            reply_to: reply_to.clone(),
+        };
+        let event_id = self.outbox.send(room_id, &msg).await?;
+        self.with_db_retry("log the bot's message", || {
+            store::messages::record_bot_message(
+                &self.db,
+                user_id,
+                room_id,
+                &event_id,
+                text,
+                reply_to.as_deref(),
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Answers every message still waiting (after an outage or a restart). Returns how many
+    /// were answered.
+    pub async fn retry_pending(&self) -> anyhow::Result<usize> {
+        let pending = store::messages::pending(&self.db, 50).await?;
+        let mut answered = 0;
+        for p in pending {
+            if self.answer(p.id).await.is_ok() {
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT reply_state FROM messages WHERE id = $1")
+                        .bind(p.id)
+                        .fetch_optional(&self.db)
+                        .await?;
+                if state.as_deref() == Some("answered") {
+                    answered += 1;
+                } else {
+                    // The model is still away; the rest would fail the same way.
+                    break;
+                }
+            }
+        }
+        Ok(answered)
+    }
+
+    /// Runs a database operation, retrying while the database is unreachable, so a brief
+    /// outage delays an event instead of losing it.
+    pub(crate) async fn with_db_retry<T, F, Fut>(&self, what: &str, op: F) -> anyhow::Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = sqlx::Result<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.timing.db_patience;
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if is_connection_error(&e) && tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(error = %e, "database unavailable while trying to {what}; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("could not {what}"))),
+            }
+        }
+    }
+}
+
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        // 57P01 admin shutdown, 57P03 cannot connect now (starting up), 08xxx connection errors.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03"),
+        _ => false,
+    }
+}

@@ -1,0 +1,335 @@
+//! One chat turn: claim the message, build the prompt, stream the answer into a message that
+//! is edited as it grows (split into several when long), then record the reply and its
+//! confidence in one transaction. When the model server is away the user is told once, the
+//! message stays queued, and it is answered when the server returns.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+
+use super::{Assistant, OutMessage, prompt};
+use crate::llm::{ChatRequest, LlmError, StreamEvent, TokenLogprob};
+use crate::matrix::format::{MAX_PART_CHARS, split_reply};
+use crate::store;
+
+/// Tokens kept free for the answer itself.
+const REPLY_TOKENS: u32 = 1024;
+/// The first message is posted once this much text has streamed (or on the first edit tick).
+const EARLY_POST_CHARS: usize = 24;
+
+const DOWN_NOTICE: &str = "My model server isn't answering right now. I've kept your message and will answer it as soon as the server is back.";
+
+/// The streamed reply's messages: all but the last are complete.
+struct ReplyParts {
+    done_ids: Vec<String>,
+    done_texts: Vec<String>,
+    current_id: Option<String>,
+    current: String,
+    last_edit: Option<Instant>,
+    last_sent: String,
+}
+
+impl Assistant {
+    /// Answers stored message `id` unless someone else already is (or did).
+    pub(crate) async fn answer(&self, id: i64) -> anyhow::Result<()> {
+        let Some(p) = self
+            .with_db_retry("load the message", || {
+                store::messages::get_pending(&self.db, id)
+            })
+            .await?
+        else {
+            return Ok(());
+        };
+        let lock = self.room_lock(&p.room_id);
+        let _turn = lock.lock().await;
+        if !self
+            .with_db_retry("claim the message", || store::messages::claim(&self.db, id))
+            .await?
+        {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.outbox.typing(&p.room_id, true).await;
+        let result = self.generate(&p, started).await;
+        self.outbox.typing(&p.room_id, false).await;
+        match result {
+            Ok(()) => {
+                self.outage_notified.lock().unwrap().remove(&p.room_id);
+                Ok(())
+            }
+            Err(TurnError::Llm(e)) => {
+                tracing::warn!(room_id = %p.room_id, event_id = %p.event_id, error = %e, "could not answer");
+                self.with_db_retry("queue the message for retry", || {
+                    store::messages::mark_failed(&self.db, id)
+                })
+                .await?;
+                self.tell_about_failure(&p, &e).await;
+                Ok(())
+            }
+            Err(TurnError::Other(e)) => {
+                self.with_db_retry("queue the message for retry", || {
+                    store::messages::mark_failed(&self.db, id)
+                })
+                .await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn tell_about_failure(&self, p: &store::messages::Pending, e: &LlmError) {
+        if e.is_transient() {
+            let first = self
+                .outage_notified
+                .lock()
+                .unwrap()
+                .insert(p.room_id.clone());
+            if first {
+                let _ = self
+                    .say(
+                        &p.room_id,
+                        &p.user_id,
+                        DOWN_NOTICE,
+                        p.thread_root.clone(),
+                        Some(p.event_id.clone()),
+                    )
+                    .await;
+            } else {
+                // Already told; mark this message as queued without another notice.
+                let _ = self.outbox.react(&p.room_id, &p.event_id, "⏳").await;
+            }
+        } else if p.attempts <= 1 {
+            let text = format!("I couldn't answer that: {e}. I'll try once more later.");
+            let _ = self
+                .say(
+                    &p.room_id,
+                    &p.user_id,
+                    &text,
+                    p.thread_root.clone(),
+                    Some(p.event_id.clone()),
+                )
+                .await;
+        }
+    }
+
+    async fn generate(
+        &self,
+        p: &store::messages::Pending,
+        started: Instant,
+    ) -> Result<(), TurnError> {
+        let history = self
+            .with_db_retry("read the conversation", || {
+                store::messages::history(
+                    &self.db,
+                    &p.user_id,
+                    &p.room_id,
+                    p.thread_root.as_deref(),
+                    p.id,
+                    60,
+                )
+            })
+            .await?;
+        let tz = self
+            .with_db_retry("read the user's time zone", || {
+                store::users::timezone(&self.db, &p.user_id)
+            })
+            .await?
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| self.cfg.schedule.timezone());
+        let input = prompt::PromptInput {
+            now: chrono::Utc::now(),
+            timezone: tz,
+            user_name: None,
+            context_sections: &[],
+            history: &history,
+            message: &p.body,
+            budget: self
+                .cfg
+                .llm
+                .context_tokens
+                .saturating_sub(REPLY_TOKENS as usize + 64),
+        };
+        let mut req = ChatRequest::new(prompt::build(&input));
+        req.max_tokens = Some(REPLY_TOKENS);
+        req.temperature = Some(0.7);
+        req.top_logprobs = 5;
+
+        let mut stream = Box::pin(self.llm.chat_stream(&req).await.map_err(TurnError::Llm)?);
+        // A retried answer quotes the message it answers, since other messages came since.
+        let reply_to = (p.attempts > 1).then(|| p.event_id.clone());
+        let mut parts = ReplyParts {
+            done_ids: vec![],
+            done_texts: vec![],
+            current_id: None,
+            current: String::new(),
+            last_edit: None,
+            last_sent: String::new(),
+        };
+        let mut logprobs: Vec<TokenLogprob> = Vec::new();
+        let mut finish = None;
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(StreamEvent::Delta { text, logprobs: lp }) => {
+                    logprobs.extend(lp);
+                    parts.current.push_str(&text);
+                    self.flush(p, &mut parts, reply_to.as_deref(), false)
+                        .await?;
+                }
+                Ok(StreamEvent::Done { finish_reason, .. }) => {
+                    finish = finish_reason;
+                    break;
+                }
+                Err(e) => {
+                    self.abandon(p, &mut parts, reply_to.as_deref()).await;
+                    return Err(TurnError::Llm(e));
+                }
+            }
+        }
+        if parts.current.trim().is_empty() && parts.done_ids.is_empty() {
+            parts.current = "(I had nothing to say to that. Could you rephrase?)".into();
+        }
+        if finish.as_deref() == Some("length") {
+            parts.current.push_str(
+                "\n\n*(cut short: the answer reached my length limit; ask me to continue)*",
+            );
+        }
+        self.flush(p, &mut parts, reply_to.as_deref(), true).await?;
+
+        let conf = crate::confidence::from_logprobs(&logprobs);
+        let mut ids = parts.done_ids;
+        let mut texts = parts.done_texts;
+        ids.extend(parts.current_id);
+        texts.push(parts.current);
+        let record = store::messages::ReplyRecord {
+            message_id: p.id,
+            user_id: p.user_id.clone(),
+            room_id: p.room_id.clone(),
+            message_event_id: p.event_id.clone(),
+            thread_root: p.thread_root.clone(),
+            part_event_ids: ids,
+            parts: texts,
+            confidence: conf.map(|c| c.score),
+            mean_logprob: conf.map(|c| c.mean_logprob),
+            min_token_prob: conf.map(|c| c.min_token_prob),
+            mean_entropy: conf.map(|c| c.mean_entropy),
+            latency_ms: started.elapsed().as_millis().min(i32::MAX as u128) as i32,
+        };
+        self.with_db_retry("record the reply", || {
+            store::messages::record_reply(&self.db, &record)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Shows the reply's progress: posts it early, edits it at most once per interval, moves to
+    /// a new message when the current one is full, and writes the final text when `finished`.
+    async fn flush(
+        &self,
+        p: &store::messages::Pending,
+        parts: &mut ReplyParts,
+        reply_to: Option<&str>,
+        finished: bool,
+    ) -> Result<(), TurnError> {
+        while parts.current.chars().count() > MAX_PART_CHARS {
+            let mut split = split_reply(&parts.current, MAX_PART_CHARS);
+            let head = split.remove(0);
+            let tail = split.join("\n\n");
+            self.show(p, parts, &head, true, reply_to).await?;
+            parts.done_ids.extend(parts.current_id.take());
+            parts.done_texts.push(head);
+            parts.current = tail;
+            parts.last_sent.clear();
+        }
+        let due = match parts.last_edit {
+            None => parts.current.chars().count() >= EARLY_POST_CHARS,
+            Some(t) => t.elapsed() >= self.timing.edit_interval,
+        };
+        if finished || (due && parts.current != parts.last_sent && !parts.current.trim().is_empty())
+        {
+            let text = if finished {
+                parts.current.clone()
+            } else {
+                format!("{} …", parts.current)
+            };
+            self.show(p, parts, &text, finished, reply_to).await?;
+            parts.last_sent = parts.current.clone();
+        }
+        Ok(())
+    }
+
+    async fn show(
+        &self,
+        p: &store::messages::Pending,
+        parts: &mut ReplyParts,
+        text: &str,
+        complete: bool,
+        reply_to: Option<&str>,
+    ) -> Result<(), TurnError> {
+        let msg = OutMessage {
+            markdown: text.to_owned(),
+            complete,
+            thread_root: p.thread_root.clone(),
+            reply_to: if parts.done_ids.is_empty() {
+                reply_to.map(str::to_owned)
+            } else {
+                None
+            },
+        };
+        match &parts.current_id {
+            None => {
+                let id = self
+                    .outbox
+                    .send(&p.room_id, &msg)
+                    .await
+                    .map_err(|e| TurnError::Other(e.into()))?;
+                parts.current_id = Some(id);
+            }
+            Some(id) => {
+                if let Err(e) = self.outbox.edit(&p.room_id, id, &msg).await {
+                    // A lost intermediate edit is harmless; the final one must land.
+                    if complete {
+                        return Err(TurnError::Other(e.into()));
+                    }
+                    tracing::warn!(error = %e, "could not edit a streaming reply");
+                }
+            }
+        }
+        parts.last_edit = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The stream broke: say so in the partial message, which then stays as it is.
+    async fn abandon(
+        &self,
+        p: &store::messages::Pending,
+        parts: &mut ReplyParts,
+        reply_to: Option<&str>,
+    ) {
+        if parts.current_id.is_none() && parts.done_ids.is_empty() {
+            return;
+        }
+        let text = format!(
+            "{}\n\n*(interrupted: my model server stopped answering. I'll answer again when it's back.)*",
+            parts.current.trim_end()
+        );
+        let _ = self.show(p, parts, &text, true, reply_to).await;
+        let mut ids = std::mem::take(&mut parts.done_ids);
+        ids.extend(parts.current_id.take());
+        for id in ids {
+            let _ = store::messages::record_bot_message(
+                &self.db, &p.user_id, &p.room_id, &id, &text, None,
+            )
+            .await;
+        }
+    }
+}
+
+enum TurnError {
+    Llm(LlmError),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for TurnError {
+    fn from(e: anyhow::Error) -> Self {
+        TurnError::Other(e)
+    }
+}

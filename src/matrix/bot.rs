@@ -1,0 +1,551 @@
+//! The bot's life in Matrix: log in once and restore the session afterwards, follow invites
+//! from allow-listed users, turn timeline events into [`Incoming`] for the core, keep syncing
+//! through homeserver restarts, and shut down without cutting a reply in half.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::deserialized_responses::EncryptionInfo;
+use matrix_sdk::room::Room;
+use matrix_sdk::ruma::events::reaction::{OriginalSyncReactionEvent, ReactionEventContent};
+use matrix_sdk::ruma::events::relation::Annotation;
+use matrix_sdk::ruma::events::room::member::{
+    MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent,
+};
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation,
+};
+use matrix_sdk::ruma::events::room::redaction::OriginalSyncRoomRedactionEvent;
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
+use matrix_sdk::{Client, RoomState};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::allow::AllowList;
+use super::format;
+use super::probe::SESSION_FILE;
+use crate::assistant::{
+    Assistant, Incoming, IncomingMessage, Job, OutMessage, Outbox, OutboxError,
+};
+use crate::config::MatrixConfig;
+
+/// Builds the client on the configured store and logs in, or restores the saved session.
+/// Returns the client and whether the session was restored.
+pub async fn connect(cfg: &MatrixConfig) -> anyhow::Result<(Client, bool)> {
+    std::fs::create_dir_all(&cfg.store_path).with_context(|| {
+        format!(
+            "cannot create matrix.store_path {}",
+            cfg.store_path.display()
+        )
+    })?;
+    let session_path = cfg.store_path.join(SESSION_FILE);
+    let client = Client::builder()
+        .homeserver_url(&cfg.homeserver_url)
+        .sqlite_store(cfg.store_path.join("sdk"), None)
+        .build()
+        .await
+        .with_context(|| format!("cannot set up a Matrix client for {}", cfg.homeserver_url))?;
+
+    if session_path.exists() {
+        let text = std::fs::read_to_string(&session_path)?;
+        let session: MatrixSession = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "saved session {} is damaged; delete the store to log in anew",
+                session_path.display()
+            )
+        })?;
+        if session.meta.user_id.as_str() != cfg.user_id {
+            anyhow::bail!(
+                "the store at {} belongs to {}, not {}; use another matrix.store_path",
+                cfg.store_path.display(),
+                session.meta.user_id,
+                cfg.user_id
+            );
+        }
+        client
+            .restore_session(session)
+            .await
+            .context("restoring the saved Matrix session")?;
+        tracing::info!(user = %cfg.user_id, "restored the saved Matrix session");
+        return Ok((client, true));
+    }
+
+    let password = cfg.password.as_deref().filter(|p| !p.is_empty()).context(
+        "matrix.password is needed for the first login (an access token alone cannot create this device's keys)",
+    )?;
+    let localpart = cfg
+        .user_id
+        .trim_start_matches('@')
+        .split(':')
+        .next()
+        .unwrap_or_default();
+    client
+        .matrix_auth()
+        .login_username(localpart, password)
+        .initial_device_display_name(&cfg.device_name)
+        .await
+        .with_context(|| format!("logging in as {} at {}", cfg.user_id, cfg.homeserver_url))?;
+    let session = client
+        .matrix_auth()
+        .session()
+        .context("no session after login")?;
+    write_private(&session_path, &serde_json::to_vec(&session)?)?;
+    tracing::info!(user = %cfg.user_id, device = %session.meta.device_id, "logged in; session saved");
+    Ok((client, false))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(tmp, path)
+}
+
+/// Runs the bot until `shutdown` is cancelled.
+pub async fn run(
+    client: Client,
+    restored: bool,
+    cfg: MatrixConfig,
+    assistant: Arc<Assistant>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let allow = Arc::new(AllowList::new(&cfg.allowed_users)?);
+    let me: OwnedUserId = client
+        .user_id()
+        .context("client has no user id")?
+        .to_owned();
+    let tracker = TaskTracker::new();
+    let workers = Arc::new(Workers {
+        assistant: assistant.clone(),
+        tracker: tracker.clone(),
+        queues: Default::default(),
+    });
+    // After a fresh login the first sync holds history the bot was never asked about.
+    let live = Arc::new(AtomicBool::new(restored));
+
+    register_handlers(&client, &me, allow, workers.clone(), live.clone());
+
+    if let Err(e) = client
+        .account()
+        .set_display_name(Some(&cfg.display_name))
+        .await
+    {
+        tracing::warn!(error = %e, "could not set the display name");
+    }
+    sync_until_ok(&client, &shutdown).await;
+    live.store(true, Ordering::SeqCst);
+    tracing::info!(user = %me, "initial sync done; listening");
+
+    // Messages stored but not answered (a crash, an outage) are answered now, then retried
+    // periodically while the model server is away.
+    let recovered = assistant.recover().await?;
+    if recovered > 0 {
+        tracing::info!(
+            recovered,
+            "turns interrupted by the last stop are queued again"
+        );
+    }
+    let retry = {
+        let assistant = assistant.clone();
+        let shutdown = shutdown.clone();
+        let interval = assistant.timing.retry_interval;
+        tracker.spawn(async move {
+            loop {
+                match assistant.retry_pending().await {
+                    Ok(n) if n > 0 => tracing::info!(answered = n, "answered queued messages"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retrying queued messages failed"),
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+            }
+        })
+    };
+
+    let mut delay = Duration::from_secs(1);
+    while !shutdown.is_cancelled() {
+        let settings = SyncSettings::default().timeout(Duration::from_secs(30));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            res = client.sync_once(settings) => match res {
+                Ok(_) => delay = Duration::from_secs(1),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?delay, "sync failed; the homeserver may be restarting");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+    tracing::info!("shutting down: finishing replies in progress");
+    workers.close();
+    tracker.close();
+    drop(retry);
+    if tokio::time::timeout(Duration::from_secs(90), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some replies did not finish within 90 s");
+    }
+    Ok(())
+}
+
+async fn sync_until_ok(client: &Client, shutdown: &CancellationToken) {
+    let mut delay = Duration::from_secs(1);
+    while !shutdown.is_cancelled() {
+        match client.sync_once(SyncSettings::default()).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "initial sync failed");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// One queue and worker per room: a room's jobs run in order, rooms run side by side.
+struct Workers {
+    assistant: Arc<Assistant>,
+    tracker: TaskTracker,
+    queues: std::sync::Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+}
+
+impl Workers {
+    fn submit(&self, room_id: &str, job: Job) {
+        let mut queues = self.queues.lock().unwrap();
+        if let Some(tx) = queues.get(room_id) {
+            if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+                queues.remove(room_id);
+                drop(queues);
+                return self.submit(room_id, job);
+            }
+            return;
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        tx.send(job).expect("receiver is alive");
+        queues.insert(room_id.to_owned(), tx);
+        let assistant = self.assistant.clone();
+        let room = room_id.to_owned();
+        self.tracker.spawn(async move {
+            while let Some(job) = rx.recv().await {
+                if let Err(e) = assistant.process(job).await {
+                    tracing::error!(room_id = %room, error = format!("{e:#}"), "a job failed");
+                }
+            }
+        });
+    }
+
+    /// No new jobs; workers finish what is queued and stop.
+    fn close(&self) {
+        self.queues.lock().unwrap().clear();
+    }
+}
+
+fn register_handlers(
+    client: &Client,
+    me: &OwnedUserId,
+    allow: Arc<AllowList>,
+    workers: Arc<Workers>,
+    live: Arc<AtomicBool>,
+) {
+    // Invites: join for allow-listed inviters, decline everyone else.
+    {
+        let me = me.clone();
+        let allow = allow.clone();
+        client.add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room| {
+            let me = me.clone();
+            let allow = allow.clone();
+            async move {
+                if ev.state_key != me || ev.content.membership != MembershipState::Invite || room.state() != RoomState::Invited {
+                    return;
+                }
+                if allow.allows(ev.sender.as_str()) {
+                    tokio::spawn(join_with_retry(room, ev.sender.clone()));
+                } else {
+                    tracing::info!(room_id = %room.room_id(), inviter = %ev.sender, "declining an invite from a user not on the allow-list");
+                    if let Err(e) = room.leave().await {
+                        tracing::warn!(error = %e, "could not decline the invite");
+                    }
+                }
+            }
+        });
+    }
+    // Leave rooms where nobody is left to talk to.
+    {
+        let me = me.clone();
+        let workers = workers.clone();
+        client.add_event_handler(move |ev: OriginalSyncRoomMemberEvent, room: Room| {
+            let me = me.clone();
+            let workers = workers.clone();
+            async move {
+                if ev.state_key == me
+                    || !matches!(
+                        ev.content.membership,
+                        MembershipState::Leave | MembershipState::Ban
+                    )
+                {
+                    return;
+                }
+                if room.state() == RoomState::Joined && room.joined_members_count() <= 1 {
+                    tracing::info!(room_id = %room.room_id(), "the other member left; leaving too");
+                    if let Err(e) = room.leave().await {
+                        tracing::warn!(error = %e, "could not leave an empty room");
+                    }
+                    let _ = crate::store::users::mark_room_left(
+                        workers.assistant.db(),
+                        room.room_id().as_str(),
+                    )
+                    .await;
+                }
+            }
+        });
+    }
+    // Messages.
+    {
+        let me = me.clone();
+        let allow = allow.clone();
+        let workers = workers.clone();
+        let live = live.clone();
+        client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room, enc: Option<EncryptionInfo>| {
+            let (me, allow, workers, live) = (me.clone(), allow.clone(), workers.clone(), live.clone());
+            async move {
+                if !live.load(Ordering::SeqCst) || ev.sender == me || room.state() != RoomState::Joined {
+                    return;
+                }
+                if !allow.allows(ev.sender.as_str()) {
+                    tracing::info!(sender = %ev.sender, "ignoring a message from a user not on the allow-list");
+                    return;
+                }
+                let Some(msg) = to_incoming_message(&ev, room.room_id().to_owned(), enc.is_some()) else {
+                    return;
+                };
+                let room_id = msg.room_id.clone();
+                match workers.assistant.accept(Incoming::Message(msg)).await {
+                    Ok(Some(job)) => workers.submit(&room_id, job),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "could not store an incoming message"),
+                }
+            }
+        });
+    }
+    // Reactions and their redactions.
+    {
+        let me = me.clone();
+        let workers = workers.clone();
+        let live = live.clone();
+        client.add_event_handler(move |ev: OriginalSyncReactionEvent, room: Room| {
+            let (me, workers, live) = (me.clone(), workers.clone(), live.clone());
+            async move {
+                if !live.load(Ordering::SeqCst) || ev.sender == me {
+                    return;
+                }
+                let incoming = Incoming::Reaction {
+                    event_id: ev.event_id.to_string(),
+                    room_id: room.room_id().to_string(),
+                    sender: ev.sender.to_string(),
+                    target_event_id: ev.content.relates_to.event_id.to_string(),
+                    key: ev.content.relates_to.key.clone(),
+                };
+                if let Err(e) = workers.assistant.accept(incoming).await {
+                    tracing::error!(error = format!("{e:#}"), "could not record a reaction");
+                }
+            }
+        });
+    }
+    {
+        let me = me.clone();
+        client.add_event_handler(move |ev: OriginalSyncRoomRedactionEvent, room: Room| {
+            let (me, workers, live) = (me.clone(), workers.clone(), live.clone());
+            async move {
+                if !live.load(Ordering::SeqCst) || ev.sender == me {
+                    return;
+                }
+                let Some(redacts) = ev.content.redacts.clone().or(ev.redacts.clone()) else {
+                    return;
+                };
+                let incoming = Incoming::Redaction {
+                    event_id: ev.event_id.to_string(),
+                    room_id: room.room_id().to_string(),
+                    sender: ev.sender.to_string(),
+                    redacts: redacts.to_string(),
+                };
+                if let Err(e) = workers.assistant.accept(incoming).await {
+                    tracing::error!(error = format!("{e:#}"), "could not apply a redaction");
+                }
+            }
+        });
+    }
+}
+
+/// Synapse can refuse a join that races the invite; retry for a while, as a person would.
+async fn join_with_retry(room: Room, inviter: OwnedUserId) {
+    let mut delay = Duration::from_millis(500);
+    for attempt in 1..=8 {
+        match room.join().await {
+            Ok(()) => {
+                tracing::info!(room_id = %room.room_id(), %inviter, "joined on invite");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(room_id = %room.room_id(), attempt, error = %e, "join failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+    tracing::error!(room_id = %room.room_id(), "gave up joining");
+}
+
+fn to_incoming_message(
+    ev: &OriginalSyncRoomMessageEvent,
+    room_id: OwnedRoomId,
+    encrypted: bool,
+) -> Option<IncomingMessage> {
+    let body = match &ev.content.msgtype {
+        MessageType::Text(t) => t.body.clone(),
+        MessageType::Notice(_) => return None,
+        MessageType::Emote(e) => format!("*{}*", e.body),
+        _ => {
+            // Files, images and the like: answered as text about them so nothing goes unheard.
+            format!(
+                "[sent a {} attachment: {}]",
+                ev.content.msgtype(),
+                ev.content.body()
+            )
+        }
+    };
+    let (thread_root, in_reply_to) = match &ev.content.relates_to {
+        // Edits of earlier messages are not new questions.
+        Some(Relation::Replacement(_)) => return None,
+        Some(Relation::Thread(t)) => (
+            Some(t.event_id.to_string()),
+            t.in_reply_to.as_ref().map(|r| r.event_id.to_string()),
+        ),
+        Some(Relation::Reply(r)) => (None, Some(r.in_reply_to.event_id.to_string())),
+        _ => (None, None),
+    };
+    let millis: i64 = ev.origin_server_ts.get().into();
+    Some(IncomingMessage {
+        event_id: ev.event_id.to_string(),
+        room_id: room_id.to_string(),
+        sender: ev.sender.to_string(),
+        body: strip_reply_fallback(&body),
+        thread_root,
+        in_reply_to,
+        sent_at: chrono::DateTime::from_timestamp_millis(millis).unwrap_or_else(chrono::Utc::now),
+        encrypted,
+    })
+}
+
+/// Older clients quote the replied-to message as `> ` lines first; the model needs only the new text.
+fn strip_reply_fallback(body: &str) -> String {
+    if !body.starts_with("> <") {
+        return body.to_owned();
+    }
+    body.lines()
+        .skip_while(|l| l.starts_with('>'))
+        .skip_while(|l| l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The core's [`Outbox`] on a Matrix client. Sends are retried briefly so a homeserver
+/// restart delays a reply instead of dropping it.
+pub struct MatrixOutbox {
+    client: Client,
+}
+
+impl MatrixOutbox {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    fn room(&self, room_id: &str) -> Result<Room, OutboxError> {
+        let id = OwnedRoomId::try_from(room_id)
+            .map_err(|e| OutboxError(format!("bad room id {room_id}: {e}")))?;
+        self.client
+            .get_room(&id)
+            .ok_or_else(|| OutboxError(format!("not in room {room_id}")))
+    }
+
+    async fn send_content(
+        &self,
+        room_id: &str,
+        content: serde_json::Value,
+    ) -> Result<String, OutboxError> {
+        let room = self.room(room_id)?;
+        let mut delay = Duration::from_millis(500);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match room.send_raw("m.room.message", content.clone()).await {
+                Ok(resp) => return Ok(resp.response.event_id.to_string()),
+                Err(e) if attempt < 8 => {
+                    tracing::warn!(error = %e, attempt, "sending failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                Err(e) => return Err(OutboxError(format!("could not send to {room_id}: {e}"))),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Outbox for MatrixOutbox {
+    async fn send(&self, room_id: &str, msg: &OutMessage) -> Result<String, OutboxError> {
+        self.send_content(room_id, format::message_content(msg))
+            .await
+    }
+
+    async fn edit(
+        &self,
+        room_id: &str,
+        event_id: &str,
+        msg: &OutMessage,
+    ) -> Result<(), OutboxError> {
+        self.send_content(room_id, format::edit_content(event_id, msg))
+            .await
+            .map(|_| ())
+    }
+
+    async fn react(&self, room_id: &str, event_id: &str, key: &str) -> Result<String, OutboxError> {
+        let room = self.room(room_id)?;
+        let target = OwnedEventId::try_from(event_id).map_err(|e| OutboxError(e.to_string()))?;
+        let content = ReactionEventContent::new(Annotation::new(target, key.to_owned()));
+        room.send(content)
+            .await
+            .map(|r| r.response.event_id.to_string())
+            .map_err(|e| OutboxError(e.to_string()))
+    }
+
+    async fn typing(&self, room_id: &str, on: bool) {
+        if let Ok(room) = self.room(room_id) {
+            if let Err(e) = room.typing_notice(on).await {
+                tracing::debug!(error = %e, "typing notice failed");
+            }
+        }
+    }
+}

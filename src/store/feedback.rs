@@ -1,0 +1,158 @@
+//! Reactions on the bot's replies. Each reaction event is recorded once; 👍/👎 set the feedback
+//! of the experience row behind the reply (any part of it), and redacting the reaction clears it.
+
+use sqlx::{PgPool, Row};
+
+/// What a reaction key means as feedback.
+pub fn feedback_value(key: &str) -> Option<i16> {
+    // Clients append U+FE0F (emoji presentation) or skin tones; compare the base symbol.
+    let base: String = key
+        .chars()
+        .filter(|c| !matches!(*c as u32, 0xFE0F | 0x1F3FB..=0x1F3FF))
+        .collect();
+    match base.as_str() {
+        "👍" | "+1" | ":+1:" => Some(1),
+        "👎" | "-1" | ":-1:" => Some(-1),
+        _ => None,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReactionOutcome {
+    /// The feedback of an experience row was set.
+    Feedback { experience_id: i64, value: i16 },
+    /// Recorded, but not feedback on a reply (other emoji, or on a non-reply message).
+    Recorded,
+    /// This reaction event was handled before.
+    Duplicate,
+}
+
+pub async fn record_reaction(
+    pool: &PgPool,
+    event_id: &str,
+    user_id: &str,
+    room_id: &str,
+    target_event_id: &str,
+    key: &str,
+) -> sqlx::Result<ReactionOutcome> {
+    let mut tx = pool.begin().await?;
+    let new: Option<String> = sqlx::query_scalar(
+        "INSERT INTO reactions (event_id, user_id, room_id, target_event_id, key) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind(event_id)
+    .bind(user_id)
+    .bind(room_id)
+    .bind(target_event_id)
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if new.is_none() {
+        return Ok(ReactionOutcome::Duplicate);
+    }
+    let outcome = match feedback_value(key) {
+        Some(value) => match experience_for(&mut tx, user_id, target_event_id).await? {
+            Some(experience_id) => {
+                sqlx::query(
+                    "UPDATE experience SET feedback = $2, feedback_at = now() WHERE id = $1",
+                )
+                .bind(experience_id)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+                ReactionOutcome::Feedback {
+                    experience_id,
+                    value,
+                }
+            }
+            None => ReactionOutcome::Recorded,
+        },
+        None => ReactionOutcome::Recorded,
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// A redaction of a reaction we recorded: the feedback it gave is withdrawn, unless a later
+/// 👍/👎 from the same user on that reply still stands.
+pub async fn redact_reaction(
+    pool: &PgPool,
+    reaction_event_id: &str,
+    user_id: &str,
+) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "UPDATE reactions SET redacted_at = now() WHERE event_id = $1 AND user_id = $2 AND redacted_at IS NULL
+         RETURNING target_event_id, key",
+    )
+    .bind(reaction_event_id)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let target: String = row.get(0);
+    if let Some(experience_id) = experience_for(&mut tx, user_id, &target).await? {
+        let standing: Vec<String> = sqlx::query_scalar(
+            "SELECT key FROM reactions WHERE user_id = $1 AND target_event_id = $2 AND redacted_at IS NULL ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .bind(&target)
+        .fetch_all(&mut *tx)
+        .await?;
+        let value = standing.iter().find_map(|k| feedback_value(k));
+        sqlx::query("UPDATE experience SET feedback = $2, feedback_at = now() WHERE id = $1")
+            .bind(experience_id)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn experience_for(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: &str,
+    reply_part_event_id: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT e.id FROM messages m JOIN experience e ON e.message_event_id = m.in_reply_to AND e.user_id = m.user_id
+         WHERE m.event_id = $1 AND m.role = 'assistant' AND m.user_id = $2",
+    )
+    .bind(reply_part_event_id)
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The feedback currently on the reply to `message_event_id` (tests and `!stats`).
+pub async fn feedback_for_message(
+    pool: &PgPool,
+    user_id: &str,
+    message_event_id: &str,
+) -> sqlx::Result<Option<i16>> {
+    Ok(sqlx::query_scalar::<_, Option<i16>>(
+        "SELECT feedback FROM experience WHERE user_id = $1 AND message_event_id = $2",
+    )
+    .bind(user_id)
+    .bind(message_event_id)
+    .fetch_optional(pool)
+    .await?
+    .flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::feedback_value;
+
+    #[test]
+    fn thumbs_with_variation_selectors_and_skin_tones() {
+        assert_eq!(feedback_value("👍"), Some(1));
+        assert_eq!(feedback_value("👍\u{FE0F}"), Some(1));
+        assert_eq!(feedback_value("👍🏽"), Some(1));
+        assert_eq!(feedback_value("👎"), Some(-1));
+        assert_eq!(feedback_value("❤️"), None);
+    }
+}

@@ -1,0 +1,260 @@
+//! The message log. A user message moves `received → answering → answered`, or to `failed`
+//! when the model could not answer (it is retried later); claiming it for an answer is one
+//! conditional UPDATE, so however often an event is delivered, it is answered once.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use crate::assistant::prompt::Turn;
+use crate::llm::Role;
+
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub user_id: &'a str,
+    pub room_id: &'a str,
+    pub event_id: &'a str,
+    pub body: &'a str,
+    pub thread_root: Option<&'a str>,
+    pub in_reply_to: Option<&'a str>,
+    pub sent_at: DateTime<Utc>,
+    /// Commands are logged but not part of the conversation the model sees.
+    pub is_command: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    New(i64),
+    /// Seen before; `state` says whether it still needs an answer.
+    Duplicate {
+        id: i64,
+        state: String,
+    },
+}
+
+/// A user message waiting for its answer.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: i64,
+    pub user_id: String,
+    pub room_id: String,
+    pub event_id: String,
+    pub body: String,
+    pub thread_root: Option<String>,
+    pub attempts: i32,
+}
+
+pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Result<Stored> {
+    let state = if m.is_command { "none" } else { "received" };
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO messages (user_id, room_id, event_id, role, body, thread_root, in_reply_to, sent_at, reply_state)
+         VALUES ($1, $2, $3, 'user', $4, $5, $6, $7, $8)
+         ON CONFLICT (event_id) DO NOTHING RETURNING id",
+    )
+    .bind(m.user_id)
+    .bind(m.room_id)
+    .bind(m.event_id)
+    .bind(m.body)
+    .bind(m.thread_root)
+    .bind(m.in_reply_to)
+    .bind(m.sent_at)
+    .bind(state)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok(Stored::New(id));
+    }
+    let row =
+        sqlx::query("SELECT id, reply_state FROM messages WHERE event_id = $1 AND user_id = $2")
+            .bind(m.event_id)
+            .bind(m.user_id)
+            .fetch_one(pool)
+            .await?;
+    Ok(Stored::Duplicate {
+        id: row.get(0),
+        state: row.get(1),
+    })
+}
+
+/// Takes the message for answering; false if another task has it or it was answered already.
+pub async fn claim(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
+    let claimed: Option<i64> = sqlx::query_scalar(
+        "UPDATE messages SET reply_state = 'answering', reply_attempts = reply_attempts + 1
+         WHERE id = $1 AND reply_state IN ('received', 'failed') RETURNING id",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(claimed.is_some())
+}
+
+pub async fn mark_failed(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET reply_state = 'failed' WHERE id = $1 AND reply_state = 'answering'",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// After a crash nothing is really being answered: hand those messages back for retry.
+pub async fn release_interrupted(pool: &PgPool) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("UPDATE messages SET reply_state = 'failed' WHERE reply_state = 'answering'")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// Messages that still need an answer, oldest first.
+pub async fn pending(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Pending>> {
+    let rows = sqlx::query(
+        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts FROM messages
+         WHERE role = 'user' AND reply_state IN ('received', 'failed') ORDER BY sent_at, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(pending_from_row).collect())
+}
+
+pub async fn get_pending(pool: &PgPool, id: i64) -> sqlx::Result<Option<Pending>> {
+    let row = sqlx::query(
+        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts FROM messages WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(pending_from_row))
+}
+
+fn pending_from_row(r: &sqlx::postgres::PgRow) -> Pending {
+    Pending {
+        id: r.get(0),
+        user_id: r.get(1),
+        room_id: r.get(2),
+        event_id: r.get(3),
+        body: r.get(4),
+        thread_root: r.get(5),
+        attempts: r.get(6),
+    }
+}
+
+/// The conversation before message `before_id` in the room (or thread), oldest first.
+pub async fn history(
+    pool: &PgPool,
+    user_id: &str,
+    room_id: &str,
+    thread_root: Option<&str>,
+    before_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Turn>> {
+    let rows = sqlx::query(
+        "SELECT role, body FROM messages
+         WHERE user_id = $1 AND room_id = $2 AND id < $3 AND reply_state <> 'none'
+           AND ($4::text IS NULL OR thread_root = $4 OR event_id = $4)
+         ORDER BY id DESC LIMIT $5",
+    )
+    .bind(user_id)
+    .bind(room_id)
+    .bind(before_id)
+    .bind(thread_root)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut turns: Vec<Turn> = rows
+        .iter()
+        .map(|r| Turn {
+            role: if r.get::<String, _>(0) == "assistant" {
+                Role::Assistant
+            } else {
+                Role::User
+            },
+            text: r.get(1),
+        })
+        .collect();
+    turns.reverse();
+    Ok(turns)
+}
+
+/// What a finished reply records, in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyRecord {
+    pub message_id: i64,
+    pub user_id: String,
+    pub room_id: String,
+    pub message_event_id: String,
+    pub thread_root: Option<String>,
+    /// Event ids of the reply's parts (a long reply is several messages).
+    pub part_event_ids: Vec<String>,
+    pub parts: Vec<String>,
+    pub confidence: Option<f32>,
+    pub mean_logprob: Option<f32>,
+    pub min_token_prob: Option<f32>,
+    pub mean_entropy: Option<f32>,
+    pub latency_ms: i32,
+}
+
+pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    for (event_id, body) in r.part_event_ids.iter().zip(&r.parts) {
+        sqlx::query(
+            "INSERT INTO messages (user_id, room_id, event_id, role, body, thread_root, in_reply_to, sent_at, reply_state)
+             VALUES ($1, $2, $3, 'assistant', $4, $5, $6, now(), 'none') ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&r.user_id)
+        .bind(&r.room_id)
+        .bind(event_id)
+        .bind(body)
+        .bind(&r.thread_root)
+        .bind(&r.message_event_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO experience (user_id, room_id, message_event_id, reply_event_id, confidence, mean_logprob,
+                                 min_token_prob, mean_entropy, latency_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (reply_event_id) DO NOTHING",
+    )
+    .bind(&r.user_id)
+    .bind(&r.room_id)
+    .bind(&r.message_event_id)
+    .bind(r.part_event_ids.first())
+    .bind(r.confidence)
+    .bind(r.mean_logprob)
+    .bind(r.min_token_prob)
+    .bind(r.mean_entropy)
+    .bind(r.latency_ms)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE messages SET reply_state = 'answered', reply_event_id = $2 WHERE id = $1")
+        .bind(r.message_id)
+        .bind(r.part_event_ids.first())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Logs a bot message that is not an answer to a conversation turn (command output, notices).
+pub async fn record_bot_message(
+    pool: &PgPool,
+    user_id: &str,
+    room_id: &str,
+    event_id: &str,
+    body: &str,
+    in_reply_to: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO messages (user_id, room_id, event_id, role, body, in_reply_to, sent_at, reply_state)
+         VALUES ($1, $2, $3, 'assistant', $4, $5, now(), 'none') ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(room_id)
+    .bind(event_id)
+    .bind(body)
+    .bind(in_reply_to)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

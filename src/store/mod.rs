@@ -1,0 +1,9 @@
+//! Conversation state in PostgreSQL: users, rooms, the message log with its reply state, the
+//! experience rows of replies, and reactions. Every query is scoped by `user_id`; every write
+//! that a redelivered Matrix event could repeat is keyed by its event id.
+
+pub mod feedback;
+pub mod messages;
+pub mod users;
+
+pub use sqlx::PgPool;
