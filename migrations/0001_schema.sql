@@ -37,6 +37,8 @@ CREATE TABLE messages (
                   CHECK (reply_state IN ('received', 'answering', 'answered', 'failed', 'none')),
     reply_event_id TEXT,
     reply_attempts INTEGER NOT NULL DEFAULT 0,
+    -- false for commands, their answers and notices: the model never sees those
+    in_conversation BOOLEAN NOT NULL DEFAULT true,
     -- set once the night cycle has committed the facts of this exchange
     night_processed_at TIMESTAMPTZ
 );

@@ -97,7 +97,7 @@ impl Assistant {
                 // Already told; mark this message as queued without another notice.
                 let _ = self.outbox.react(&p.room_id, &p.event_id, "⏳").await;
             }
-        } else if p.attempts <= 1 {
+        } else if p.attempts == 0 {
             let text = format!("I couldn't answer that: {e}. I'll try once more later.");
             let _ = self
                 .say(
@@ -155,7 +155,8 @@ impl Assistant {
 
         let mut stream = Box::pin(self.llm.chat_stream(&req).await.map_err(TurnError::Llm)?);
         // A retried answer quotes the message it answers, since other messages came since.
-        let reply_to = (p.attempts > 1).then(|| p.event_id.clone());
+        // (`attempts` was read before this attempt's claim.)
+        let reply_to = (p.attempts > 0).then(|| p.event_id.clone());
         let mut parts = ReplyParts {
             done_ids: vec![],
             done_texts: vec![],

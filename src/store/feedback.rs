@@ -94,8 +94,12 @@ pub async fn redact_reaction(
     };
     let target: String = row.get(0);
     if let Some(experience_id) = experience_for(&mut tx, user_id, &target).await? {
+        // Any part of the reply may carry the user's other reactions.
         let standing: Vec<String> = sqlx::query_scalar(
-            "SELECT key FROM reactions WHERE user_id = $1 AND target_event_id = $2 AND redacted_at IS NULL ORDER BY created_at DESC",
+            "SELECT r.key FROM reactions r JOIN messages m ON m.event_id = r.target_event_id
+             WHERE r.user_id = $1 AND r.redacted_at IS NULL AND m.role = 'assistant'
+               AND m.in_reply_to = (SELECT in_reply_to FROM messages WHERE event_id = $2)
+             ORDER BY r.created_at DESC",
         )
         .bind(user_id)
         .bind(&target)

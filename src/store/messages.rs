@@ -46,8 +46,8 @@ pub struct Pending {
 pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Result<Stored> {
     let state = if m.is_command { "none" } else { "received" };
     let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (user_id, room_id, event_id, role, body, thread_root, in_reply_to, sent_at, reply_state)
-         VALUES ($1, $2, $3, 'user', $4, $5, $6, $7, $8)
+        "INSERT INTO messages (user_id, room_id, event_id, role, body, thread_root, in_reply_to, sent_at, reply_state, in_conversation)
+         VALUES ($1, $2, $3, 'user', $4, $5, $6, $7, $8, $9)
          ON CONFLICT (event_id) DO NOTHING RETURNING id",
     )
     .bind(m.user_id)
@@ -58,6 +58,7 @@ pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Resu
     .bind(m.in_reply_to)
     .bind(m.sent_at)
     .bind(state)
+    .bind(!m.is_command)
     .fetch_optional(pool)
     .await?;
     if let Some(id) = inserted {
@@ -152,7 +153,7 @@ pub async fn history(
 ) -> sqlx::Result<Vec<Turn>> {
     let rows = sqlx::query(
         "SELECT role, body FROM messages
-         WHERE user_id = $1 AND room_id = $2 AND id < $3 AND reply_state <> 'none'
+         WHERE user_id = $1 AND room_id = $2 AND id < $3 AND in_conversation
            AND ($4::text IS NULL OR thread_root = $4 OR event_id = $4)
          ORDER BY id DESC LIMIT $5",
     )
@@ -246,8 +247,8 @@ pub async fn record_bot_message(
     in_reply_to: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO messages (user_id, room_id, event_id, role, body, in_reply_to, sent_at, reply_state)
-         VALUES ($1, $2, $3, 'assistant', $4, $5, now(), 'none') ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO messages (user_id, room_id, event_id, role, body, in_reply_to, sent_at, reply_state, in_conversation)
+         VALUES ($1, $2, $3, 'assistant', $4, $5, now(), 'none', false) ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(user_id)
     .bind(room_id)

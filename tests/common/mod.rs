@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod outbox;
 pub mod stub_llm;
 
 /// A variable the stack exports in `.stack/env`; panics with the fix when it is missing.
