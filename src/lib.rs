@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod assistant;
+pub mod cluster;
 pub mod confidence;
 pub mod config;
 pub mod db;

@@ -34,6 +34,23 @@ enum Command {
     Migrate,
     /// Check the database, homeserver, chat and embedding servers; one line per check.
     Doctor,
+    /// Torque Clustering of a file of points (one row per point, whitespace-separated; gzip allowed).
+    Cluster(threeam::cluster::cli::ClusterArgs),
+    /// Benchmarks that print ratios against a baseline run in the same process.
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Torque Clustering: the MST fast path against the literal O(n^2) method.
+    Cluster {
+        /// Folder holding the sipu/fcps/graves data sets (d31 is read from it).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,6 +93,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             threeam::db::migrate(&pool).await.context("migrate")?;
             let state = threeam::db::schema_state(&pool).await?;
             println!("migrations applied: {}/{}", state.applied, state.known);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cluster(args) => {
+            threeam::cluster::cli::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Cluster { data },
+        } => {
+            threeam::cluster::cli::bench(data.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => {

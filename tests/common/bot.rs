@@ -1,0 +1,109 @@
+//! The bot running in-process against the stack's Synapse, with its own fresh account, store
+//! and database, the llama-server stub for a model, and a scripted human to talk to it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use threeam::assistant::Timing;
+use threeam::config::Config;
+use threeam::matrix::human::Human;
+use threeam::matrix::register::register_user;
+use tokio_util::sync::CancellationToken;
+
+use super::db::TestDb;
+use super::stack_env;
+use super::stub_llm::StubLlm;
+
+pub const PASSWORD: &str = "test-password-123";
+
+pub fn homeserver() -> String {
+    stack_env("THREEAM_MATRIX_HOMESERVER_URL")
+}
+
+/// A fresh account on the stack's Synapse.
+pub async fn new_user(prefix: &str) -> String {
+    let local = format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    register_user(&homeserver(), &stack_env("THREEAM_SYNAPSE_SHARED_SECRET"), &local, PASSWORD, false).await.expect("register a test user")
+}
+
+pub struct BotRig {
+    pub bot_id: String,
+    pub db: TestDb,
+    pub llm: StubLlm,
+    pub store: tempfile::TempDir,
+    pub allowed: Vec<String>,
+    handle: Option<(CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>)>,
+}
+
+impl BotRig {
+    pub async fn new(allowed: Vec<String>) -> Self {
+        let bot_id = new_user("bot").await;
+        Self { bot_id, db: TestDb::migrated().await, llm: StubLlm::start().await, store: tempfile::tempdir().unwrap(), allowed, handle: None }
+    }
+
+    pub fn config(&self) -> Config {
+        let mut cfg = Config::default();
+        cfg.matrix.homeserver_url = homeserver();
+        cfg.matrix.user_id = self.bot_id.clone();
+        cfg.matrix.password = Some(PASSWORD.into());
+        cfg.matrix.store_path = self.store.path().join("bot");
+        cfg.matrix.allowed_users = self.allowed.clone();
+        cfg.database.url = self.db.url.clone();
+        cfg.llm.chat_url = self.llm.url();
+        cfg.llm.embedding_url = self.llm.url();
+        cfg.llm.request_timeout_secs = 10;
+        cfg.llm.max_retries = 1;
+        cfg
+    }
+
+    pub fn timing() -> Timing {
+        Timing { edit_interval: Duration::from_millis(150), db_patience: Duration::from_secs(60), retry_interval: Duration::from_millis(500) }
+    }
+
+    pub async fn start(&mut self) {
+        assert!(self.handle.is_none());
+        let token = CancellationToken::new();
+        let cfg = self.config();
+        let t = token.clone();
+        let join = tokio::spawn(async move { threeam::app::run(cfg, Self::timing(), t).await });
+        self.handle = Some((token, join));
+    }
+
+    /// Graceful stop, as on SIGTERM.
+    pub async fn stop(&mut self) {
+        let (token, join) = self.handle.take().expect("bot running");
+        token.cancel();
+        tokio::time::timeout(Duration::from_secs(60), join).await.expect("bot stops within 60 s").unwrap().unwrap();
+    }
+
+    pub async fn human(&self, user_id: &str) -> Human {
+        let dir: PathBuf = self.store.path().join(user_id.trim_start_matches('@').replace(':', "_"));
+        Human::login(&homeserver(), user_id, PASSWORD, &dir).await.expect("human logs in")
+    }
+}
+
+impl Drop for BotRig {
+    fn drop(&mut self) {
+        if let Some((token, _)) = &self.handle {
+            token.cancel();
+        }
+    }
+}
+
+/// Waits until `check` holds (polling), or fails with `what`.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+

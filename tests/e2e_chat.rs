@@ -1,0 +1,195 @@
+//! End to end on the stack's real Synapse: a scripted person and the bot in an encrypted DM.
+
+mod common;
+
+use std::time::Duration;
+
+use common::bot::{BotRig, eventually, new_user};
+use common::stub_llm::Reply;
+
+const T: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_dm_streamed_reply_thread_and_feedback() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human
+        .ensure_dm(&bot, true, T)
+        .await
+        .expect("bot joins the encrypted DM");
+
+    rig.llm.set_token_delay(Duration::from_millis(40));
+    rig.llm.push(Reply::text(
+        "**Lyon** is a city in France, known for its food, its silk history and its two rivers.",
+        -0.05,
+    ));
+    let q = human.send(&room, "Tell me about Lyon").await.unwrap();
+    let reply = human.wait_for_reply(&room, &q, T).await.unwrap();
+    assert!(reply.encrypted, "the bot must reply encrypted");
+    assert!(
+        reply.body.starts_with("**Lyon** is a city") && reply.body.ends_with("rivers."),
+        "{}",
+        reply.body
+    );
+    assert!(reply.edits >= 1, "the reply was edited while streaming");
+    assert!(
+        reply
+            .formatted_body
+            .as_deref()
+            .unwrap_or("")
+            .contains("<strong>Lyon</strong>")
+    );
+    assert_eq!(reply.sender.as_str(), rig.bot_id);
+
+    // 👍 lands on the experience row of that reply.
+    human.react(&room, &reply.event_id, "👍").await.unwrap();
+    let pool = rig.db.pool.clone();
+    let qid = q.to_string();
+    let ada2 = ada.clone();
+    eventually("👍 recorded", T, || {
+        let (pool, qid, ada2) = (pool.clone(), qid.clone(), ada2.clone());
+        async move {
+            threeam::store::feedback::feedback_for_message(&pool, &ada2, &qid)
+                .await
+                .unwrap()
+                == Some(1)
+        }
+    })
+    .await;
+
+    // A message in a thread is answered in that thread.
+    rig.llm.set_token_delay(Duration::ZERO);
+    rig.llm.push(Reply::text("Yes, in the thread.", -0.1));
+    let tq = human
+        .send_in_thread(&room, &reply.event_id, "Can you answer here?")
+        .await
+        .unwrap();
+    let treply = human.wait_for_reply(&room, &tq, T).await.unwrap();
+    assert_eq!(treply.thread_root.as_deref(), Some(reply.event_id.as_ref()));
+    assert_eq!(treply.body, "Yes, in the thread.");
+
+    // Commands.
+    let h = human.send(&room, "!help").await.unwrap();
+    let help = human.wait_for_reply(&room, &h, T).await.unwrap();
+    assert!(help.body.contains("!status"), "{}", help.body);
+
+    // The model saw the thread's history, not the command.
+    let reqs = rig.llm.chat_requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(!reqs[1]["messages"].to_string().contains("!help"));
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_are_ignored() {
+    let ada = new_user("ada").await;
+    let eve = new_user("eve").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let eve_h = rig.human(&eve).await;
+    let res = eve_h.ensure_dm(&bot, true, Duration::from_secs(8)).await;
+    assert!(res.is_err(), "the bot must not join a stranger's room");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+    assert!(rig.llm.chat_requests().is_empty());
+
+    // Ada still gets served.
+    let human = rig.human(&ada).await;
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let q = human.send(&room, "hello").await.unwrap();
+    human.wait_for_reply(&room, &q, T).await.unwrap();
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_answers_missed_messages_once_and_never_twice() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    rig.llm.push(Reply::text("First answer.", -0.1));
+    let q1 = human.send(&room, "first").await.unwrap();
+    human.wait_for_reply(&room, &q1, T).await.unwrap();
+
+    rig.stop().await;
+    rig.llm.push(Reply::text(
+        "Answer to what you said while I was away.",
+        -0.1,
+    ));
+    let q2 = human
+        .send(&room, "sent while the bot was down")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    rig.start().await;
+    let r2 = human.wait_for_reply(&room, &q2, T).await.unwrap();
+    assert_eq!(r2.body, "Answer to what you said while I was away.");
+    assert!(r2.encrypted, "keys survive the restart");
+
+    // Give a double answer time to show up, then count.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let bot_msgs = human
+        .messages(&room)
+        .into_iter()
+        .filter(|m| m.sender.as_str() == rig.bot_id)
+        .count();
+    assert_eq!(bot_msgs, 2, "{:#?}", human.messages(&room));
+    assert_eq!(rig.llm.chat_requests().len(), 2);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_server_dies_mid_conversation_then_answers_when_back() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    rig.llm.push(Reply::text("I'm here.", -0.1));
+    let q1 = human.send(&room, "are you there?").await.unwrap();
+    human.wait_for_reply(&room, &q1, T).await.unwrap();
+
+    // The model server goes away.
+    let addr = rig.llm.addr;
+    rig.llm.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let q2 = human.send(&room, "what is 2 + 2?").await.unwrap();
+    let notice = human.wait_for_reply(&room, &q2, T).await.unwrap();
+    assert!(notice.body.contains("isn't answering"), "{}", notice.body);
+
+    // It comes back on the same address: the queued message is answered, once.
+    let stub = common::stub_llm::StubLlm::start_on(addr).await;
+    stub.push(Reply::text("2 + 2 = 4.", -0.1));
+    let answer = {
+        let deadline = tokio::time::Instant::now() + T;
+        loop {
+            let found = human
+                .messages(&room)
+                .into_iter()
+                .find(|m| m.body == "2 + 2 = 4.");
+            if let Some(m) = found {
+                break m;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no answer after the model came back: {:#?}",
+                human.messages(&room)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    assert!(answer.encrypted);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stub.chat_requests().len(), 1);
+    rig.stop().await;
+}
