@@ -34,6 +34,8 @@ enum Command {
     Migrate,
     /// Check the database, homeserver, chat and embedding servers; one line per check.
     Doctor,
+    /// A terminal Matrix client: talk to the bot as the demo user (or another account).
+    Client(threeam::matrix::terminal::ClientArgs),
     /// Torque Clustering of a file of points (one row per point, whitespace-separated; gzip allowed).
     Cluster(threeam::cluster::cli::ClusterArgs),
     /// Benchmarks that print ratios against a baseline run in the same process.
@@ -54,8 +56,8 @@ enum Bench {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Client(_)));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -95,6 +97,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied: {}/{}", state.applied, state.known);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Client(args) => {
+            threeam::matrix::terminal::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Cluster(args) => {
             threeam::cluster::cli::run(&args)?;
             Ok(ExitCode::SUCCESS)
@@ -118,11 +124,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("THREEAM_LOG").unwrap_or_else(|_| {
-        EnvFilter::new("info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sqlx=warn")
-    });
+    // The terminal client's screen is the conversation; only real problems belong there.
+    let default = if quiet {
+        "warn,matrix_sdk=off,matrix_sdk_crypto=off,matrix_sdk_base=off"
+    } else {
+        "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sqlx=warn"
+    };
+    let filter = EnvFilter::try_from_env("THREEAM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

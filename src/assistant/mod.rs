@@ -218,11 +218,10 @@ impl Assistant {
 
     /// Start-up recovery: turns interrupted by a crash go back in the queue.
     pub async fn recover(&self) -> anyhow::Result<u64> {
-        Ok(self
-            .with_db_retry("release interrupted turns", || {
-                store::messages::release_interrupted(&self.db)
-            })
-            .await?)
+        self.with_db_retry("release interrupted turns", || {
+            store::messages::release_interrupted(&self.db)
+        })
+        .await
     }
 
     async fn is_owner(&self, room_id: &str, sender: &str) -> anyhow::Result<bool> {

@@ -214,7 +214,11 @@ pub async fn run(
 async fn sync_until_ok(client: &Client, shutdown: &CancellationToken) {
     let mut delay = Duration::from_secs(1);
     while !shutdown.is_cancelled() {
-        match client.sync_once(SyncSettings::default()).await {
+        // No long-poll: with a restored token and nothing new it would wait 30 s.
+        match client
+            .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+            .await
+        {
             Ok(_) => return,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?delay, "initial sync failed");
@@ -542,10 +546,10 @@ impl Outbox for MatrixOutbox {
     }
 
     async fn typing(&self, room_id: &str, on: bool) {
-        if let Ok(room) = self.room(room_id) {
-            if let Err(e) = room.typing_notice(on).await {
-                tracing::debug!(error = %e, "typing notice failed");
-            }
+        if let Ok(room) = self.room(room_id)
+            && let Err(e) = room.typing_notice(on).await
+        {
+            tracing::debug!(error = %e, "typing notice failed");
         }
     }
 }

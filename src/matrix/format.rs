@@ -127,10 +127,10 @@ fn best_cut(text: &str, budget: usize) -> usize {
     let window = &text[..limit];
     let floor = limit / 2;
     for sep in ["\n\n", "\n", ". ", "! ", "? ", " "] {
-        if let Some(i) = window.rfind(sep) {
-            if i >= floor {
-                return i + sep.len();
-            }
+        if let Some(i) = window.rfind(sep)
+            && i >= floor
+        {
+            return i + sep.len();
         }
     }
     limit

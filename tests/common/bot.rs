@@ -2,7 +2,6 @@
 //! and database, the llama-server stub for a model, and a scripted human to talk to it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use threeam::assistant::Timing;
@@ -23,8 +22,19 @@ pub fn homeserver() -> String {
 
 /// A fresh account on the stack's Synapse.
 pub async fn new_user(prefix: &str) -> String {
-    let local = format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    register_user(&homeserver(), &stack_env("THREEAM_SYNAPSE_SHARED_SECRET"), &local, PASSWORD, false).await.expect("register a test user")
+    let local = format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    register_user(
+        &homeserver(),
+        &stack_env("THREEAM_SYNAPSE_SHARED_SECRET"),
+        &local,
+        PASSWORD,
+        false,
+    )
+    .await
+    .expect("register a test user")
 }
 
 pub struct BotRig {
@@ -33,13 +43,23 @@ pub struct BotRig {
     pub llm: StubLlm,
     pub store: tempfile::TempDir,
     pub allowed: Vec<String>,
-    handle: Option<(CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>)>,
+    handle: Option<(
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    )>,
 }
 
 impl BotRig {
     pub async fn new(allowed: Vec<String>) -> Self {
         let bot_id = new_user("bot").await;
-        Self { bot_id, db: TestDb::migrated().await, llm: StubLlm::start().await, store: tempfile::tempdir().unwrap(), allowed, handle: None }
+        Self {
+            bot_id,
+            db: TestDb::migrated().await,
+            llm: StubLlm::start().await,
+            store: tempfile::tempdir().unwrap(),
+            allowed,
+            handle: None,
+        }
     }
 
     pub fn config(&self) -> Config {
@@ -58,7 +78,11 @@ impl BotRig {
     }
 
     pub fn timing() -> Timing {
-        Timing { edit_interval: Duration::from_millis(150), db_patience: Duration::from_secs(60), retry_interval: Duration::from_millis(500) }
+        Timing {
+            edit_interval: Duration::from_millis(150),
+            db_patience: Duration::from_secs(60),
+            retry_interval: Duration::from_millis(500),
+        }
     }
 
     pub async fn start(&mut self) {
@@ -74,12 +98,21 @@ impl BotRig {
     pub async fn stop(&mut self) {
         let (token, join) = self.handle.take().expect("bot running");
         token.cancel();
-        tokio::time::timeout(Duration::from_secs(60), join).await.expect("bot stops within 60 s").unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), join)
+            .await
+            .expect("bot stops within 60 s")
+            .unwrap()
+            .unwrap();
     }
 
     pub async fn human(&self, user_id: &str) -> Human {
-        let dir: PathBuf = self.store.path().join(user_id.trim_start_matches('@').replace(':', "_"));
-        Human::login(&homeserver(), user_id, PASSWORD, &dir).await.expect("human logs in")
+        let dir: PathBuf = self
+            .store
+            .path()
+            .join(user_id.trim_start_matches('@').replace(':', "_"));
+        Human::login(&homeserver(), user_id, PASSWORD, &dir)
+            .await
+            .expect("human logs in")
     }
 }
 
@@ -106,4 +139,3 @@ where
     }
     panic!("timed out waiting for: {what}");
 }
-

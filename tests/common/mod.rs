@@ -3,26 +3,27 @@
 //! when it is missing: run them through `./scripts/test`, which brings the stack up.
 #![allow(dead_code)]
 
+pub mod bot;
 pub mod db;
 pub mod outbox;
 pub mod stub_llm;
 
 /// A variable the stack exports in `.stack/env`; panics with the fix when it is missing.
 pub fn stack_env(name: &str) -> String {
-    if let Ok(v) = std::env::var(name) {
-        if !v.is_empty() {
-            return v;
-        }
+    if let Ok(v) = std::env::var(name)
+        && !v.is_empty()
+    {
+        return v;
     }
     // Fall back to the stack's env file so `cargo test` works after `scripts/stack up`.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".stack/env");
     if let Ok(text) = std::fs::read_to_string(&path) {
         for line in text.lines() {
             let line = line.trim().trim_start_matches("export ").trim();
-            if let Some((k, v)) = line.split_once('=') {
-                if k == name {
-                    return v.trim_matches(|c| c == '"' || c == '\'').to_owned();
-                }
+            if let Some((k, v)) = line.split_once('=')
+                && k == name
+            {
+                return v.trim_matches(|c| c == '"' || c == '\'').to_owned();
             }
         }
     }
