@@ -193,3 +193,60 @@ async fn model_server_dies_mid_conversation_then_answers_when_back() {
     assert_eq!(stub.chat_requests().len(), 1);
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_the_reply_in_progress_and_leaves_empty_rooms() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+
+    let long: String = (1..=30).map(|i| format!("word{i} ")).collect();
+    rig.llm.set_token_delay(Duration::from_millis(80));
+    rig.llm.push(Reply::text(long.trim_end(), -0.1));
+    let q = human.send(&room, "say thirty words slowly").await.unwrap();
+    human
+        .wait_for_message(&room, T, |m| {
+            m.sender.as_str() == rig.bot_id && m.status.as_deref() == Some("streaming")
+        })
+        .await
+        .expect("the reply starts streaming");
+    // SIGTERM arrives mid-answer: the bot finishes before it exits.
+    rig.stop().await;
+    let reply = human.wait_for_reply(&room, &q, T).await.unwrap();
+    assert!(reply.body.ends_with("word30"), "{}", reply.body);
+    let state: String = sqlx::query_scalar("SELECT reply_state FROM messages WHERE event_id = $1")
+        .bind(q.as_str())
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "answered");
+
+    // When the user leaves, the bot leaves too.
+    rig.start().await;
+    human
+        .client()
+        .get_room(&room)
+        .unwrap()
+        .leave()
+        .await
+        .unwrap();
+    let pool = rig.db.pool.clone();
+    let room_id = room.to_string();
+    eventually("the bot leaves the empty room", T, || {
+        let (pool, room_id) = (pool.clone(), room_id.clone());
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT left_at IS NOT NULL FROM rooms WHERE room_id = $1",
+            )
+            .bind(room_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(false)
+        }
+    })
+    .await;
+    rig.stop().await;
+}

@@ -1,0 +1,90 @@
+//! The homeserver restarts and the database goes away for a while, with the bot in the middle
+//! of a conversation. These restart shared stack services, so they live in their own test
+//! binary (cargo runs test binaries one after another) and run as one sequence.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::bot::{BotRig, new_user};
+use common::stub_llm::Reply;
+
+const T: Duration = Duration::from_secs(90);
+
+fn stack(args: &[&str]) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack");
+    let status = Command::new(script)
+        .args(args)
+        .status()
+        .expect("run scripts/stack");
+    assert!(status.success(), "scripts/stack {args:?} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homeserver_restart_and_database_outage_lose_nothing_and_repeat_nothing() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    rig.llm.push(Reply::text("Before the restart.", -0.1));
+    let q1 = human.send(&room, "one").await.unwrap();
+    human.wait_for_reply(&room, &q1, T).await.unwrap();
+
+    // Synapse restarts: the bot reconnects with backoff and answers the next message once.
+    stack(&["restart", "synapse"]);
+    rig.llm
+        .push(Reply::text("After the homeserver came back.", -0.1));
+    let q2 = send_retrying(&human, &room, "two").await;
+    let r2 = human.wait_for_reply(&room, &q2, T).await.unwrap();
+    assert_eq!(r2.body, "After the homeserver came back.");
+
+    // PostgreSQL goes down; a message arrives; PostgreSQL comes back.
+    stack(&["down", "postgres"]);
+    rig.llm.push(Reply::text("Stored and answered once.", -0.1));
+    let q3 = human.send(&room, "three").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stack(&["up", "postgres"]);
+    let r3 = human.wait_for_reply(&room, &q3, T).await.unwrap();
+    assert_eq!(r3.body, "Stored and answered once.");
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let bodies: Vec<String> = human
+        .messages(&room)
+        .into_iter()
+        .filter(|m| m.sender.as_str() == rig.bot_id)
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Before the restart.",
+            "After the homeserver came back.",
+            "Stored and answered once."
+        ]
+    );
+    assert_eq!(rig.llm.chat_requests().len(), 3);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE role = 'user'")
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 3, "no message lost");
+    rig.stop().await;
+}
+
+/// Right after a restart the homeserver may refuse a request or two.
+async fn send_retrying(
+    human: &threeam::matrix::human::Human,
+    room: &matrix_sdk::ruma::RoomId,
+    body: &str,
+) -> matrix_sdk::ruma::OwnedEventId {
+    for _ in 0..30 {
+        match human.send(room, body).await {
+            Ok(id) => return id,
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    panic!("could not send after the homeserver restart");
+}
