@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod assistant;
+pub mod bench;
 pub mod cluster;
 pub mod confidence;
 pub mod config;
@@ -13,4 +14,5 @@ pub mod db;
 pub mod doctor;
 pub mod llm;
 pub mod matrix;
+pub mod memory;
 pub mod store;

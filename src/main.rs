@@ -47,6 +47,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// The bot's own overhead per chat turn (event to first byte at the model server), p50/p95.
+    Turn {
+        #[arg(long, default_value_t = 300)]
+        turns: usize,
+    },
     /// Torque Clustering: the MST fast path against the literal O(n^2) method.
     Cluster {
         /// Folder holding the sipu/fcps/graves data sets (d31 is read from it).
@@ -103,6 +108,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Cluster(args) => {
             threeam::cluster::cli::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Turn { turns },
+        } => {
+            let cfg = Config::load(&cli.config)?;
+            threeam::bench::turn::run(&cfg, turns).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

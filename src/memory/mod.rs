@@ -1,0 +1,1 @@
+//! Long-term memory: facts, hybrid retrieval, and the user's control over them.
