@@ -142,11 +142,14 @@ fn init_tracing(quiet: bool) {
     let default = if quiet {
         "warn,matrix_sdk=off,matrix_sdk_crypto=off,matrix_sdk_base=off"
     } else {
-        "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sqlx=warn"
+        // The SDK logs expected 404s (absent account data) at ERROR from its HTTP client.
+        "info,matrix_sdk=warn,matrix_sdk::http_client=off,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sqlx=warn"
     };
     let filter = EnvFilter::try_from_env("THREEAM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
