@@ -84,6 +84,14 @@ pub trait Outbox: Send + Sync + 'static {
         msg: &OutMessage,
     ) -> Result<(), OutboxError>;
     async fn react(&self, room_id: &str, event_id: &str, key: &str) -> Result<String, OutboxError>;
+    /// A file in the room (encrypted like any attachment in an encrypted room).
+    async fn upload(
+        &self,
+        room_id: &str,
+        filename: &str,
+        mime: &str,
+        data: Vec<u8>,
+    ) -> Result<String, OutboxError>;
     async fn typing(&self, room_id: &str, on: bool);
 }
 

@@ -103,6 +103,9 @@ impl Outbox for NullOutbox {
     async fn react(&self, _: &str, _: &str, _: &str) -> Result<String, OutboxError> {
         Ok("$r".into())
     }
+    async fn upload(&self, _: &str, _: &str, _: &str, _: Vec<u8>) -> Result<String, OutboxError> {
+        Ok("$u".into())
+    }
     async fn typing(&self, _: &str, _: bool) {}
 }
 

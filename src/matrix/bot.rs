@@ -545,6 +545,28 @@ impl Outbox for MatrixOutbox {
             .map_err(|e| OutboxError(e.to_string()))
     }
 
+    async fn upload(
+        &self,
+        room_id: &str,
+        filename: &str,
+        mime: &str,
+        data: Vec<u8>,
+    ) -> Result<String, OutboxError> {
+        let room = self.room(room_id)?;
+        let mime: mime::Mime = mime
+            .parse()
+            .map_err(|e| OutboxError(format!("bad MIME type {mime}: {e}")))?;
+        room.send_attachment(
+            filename,
+            &mime,
+            data,
+            matrix_sdk::attachment::AttachmentConfig::new(),
+        )
+        .await
+        .map(|r| r.event_id.to_string())
+        .map_err(|e| OutboxError(format!("could not upload {filename}: {e}")))
+    }
+
     async fn typing(&self, room_id: &str, on: bool) {
         if let Ok(room) = self.room(room_id)
             && let Err(e) = room.typing_notice(on).await

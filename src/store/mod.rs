@@ -2,6 +2,7 @@
 //! experience rows of replies, and reactions. Every query is scoped by `user_id`; every write
 //! that a redelivered Matrix event could repeat is keyed by its event id.
 
+pub mod approvals;
 pub mod feedback;
 pub mod messages;
 pub mod users;

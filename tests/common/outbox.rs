@@ -22,6 +22,12 @@ pub enum Shown {
         target: String,
         key: String,
     },
+    Upload {
+        room: String,
+        filename: String,
+        mime: String,
+        data: Vec<u8>,
+    },
     Typing {
         room: String,
         on: bool,
@@ -99,6 +105,23 @@ impl Outbox for RecordingOutbox {
             room: room_id.into(),
             target: event_id.into(),
             key: key.into(),
+        });
+        Ok(id)
+    }
+    async fn upload(
+        &self,
+        room_id: &str,
+        filename: &str,
+        mime: &str,
+        data: Vec<u8>,
+    ) -> Result<String, OutboxError> {
+        let mut g = self.shown.lock().unwrap();
+        let id = format!("$file{}", g.len());
+        g.push(Shown::Upload {
+            room: room_id.into(),
+            filename: filename.into(),
+            mime: mime.into(),
+            data,
         });
         Ok(id)
     }

@@ -1,0 +1,110 @@
+//! Pending approvals: a bot message that waits for the room owner's ✅ or ❌ (erasing
+//! memories now; tool stages and research topics later). Deciding is one conditional UPDATE,
+//! so a reaction delivered twice, or a ✅ and a ❌ racing, decide once.
+
+use sqlx::{PgPool, Row};
+
+/// What a reaction key says about a pending approval.
+pub fn decision(key: &str) -> Option<bool> {
+    let base: String = key
+        .chars()
+        .filter(|c| !matches!(*c as u32, 0xFE0F | 0x1F3FB..=0x1F3FF))
+        .collect();
+    match base.as_str() {
+        "✅" | "✔" | "☑" | "👌" => Some(true),
+        "❌" | "✖" | "🚫" | "❎" => Some(false),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    pub id: i64,
+    pub user_id: String,
+    pub room_id: String,
+    pub event_id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub approved: bool,
+}
+
+pub async fn create(
+    pool: &PgPool,
+    user_id: &str,
+    room_id: &str,
+    event_id: &str,
+    kind: &str,
+    payload: &serde_json::Value,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO approvals (user_id, room_id, event_id, kind, payload) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (event_id) DO UPDATE SET kind = EXCLUDED.kind RETURNING id",
+    )
+    .bind(user_id)
+    .bind(room_id)
+    .bind(event_id)
+    .bind(kind)
+    .bind(payload)
+    .fetch_one(pool)
+    .await
+}
+
+/// Decides the approval behind `event_id` if `user_id` owns it and it is still pending.
+pub async fn decide(
+    pool: &PgPool,
+    event_id: &str,
+    user_id: &str,
+    approve: bool,
+) -> sqlx::Result<Option<Approval>> {
+    let row = sqlx::query(
+        "UPDATE approvals SET status = $3, decided_at = now()
+         WHERE event_id = $1 AND user_id = $2 AND status = 'pending'
+         RETURNING id, user_id, room_id, event_id, kind, payload",
+    )
+    .bind(event_id)
+    .bind(user_id)
+    .bind(if approve { "approved" } else { "rejected" })
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Approval {
+        id: r.get(0),
+        user_id: r.get(1),
+        room_id: r.get(2),
+        event_id: r.get(3),
+        kind: r.get(4),
+        payload: r.get(5),
+        approved: approve,
+    }))
+}
+
+/// Pending approvals of one kind older than the newest: a new request supersedes them.
+pub async fn expire_older(
+    pool: &PgPool,
+    user_id: &str,
+    kind: &str,
+    keep_event_id: &str,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE approvals SET status = 'expired', decided_at = now()
+         WHERE user_id = $1 AND kind = $2 AND status = 'pending' AND event_id <> $3",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(keep_event_id)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decision;
+
+    #[test]
+    fn approval_keys() {
+        assert_eq!(decision("✅"), Some(true));
+        assert_eq!(decision("✔️"), Some(true));
+        assert_eq!(decision("❌"), Some(false));
+        assert_eq!(decision("👍"), None);
+    }
+}
