@@ -250,3 +250,66 @@ async fn shutdown_finishes_the_reply_in_progress_and_leaves_empty_rooms() {
     .await;
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_client_chats_and_reacts() {
+    use tokio::io::AsyncWriteExt;
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    rig.llm
+        .push(Reply::text("Hello from the bot, in *markdown*.", -0.1));
+    let store = rig.store.path().join("cli");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threeam"))
+        .args([
+            "client",
+            "--homeserver",
+            &common::bot::homeserver(),
+            "--user",
+            &ada,
+            "--password",
+            common::bot::PASSWORD,
+        ])
+        .args(["--bot", &rig.bot_id, "--store"])
+        .arg(&store)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hi there\n/up\n").await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("client exits after EOF")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Hello from the bot, in *markdown*."),
+        "{stdout}"
+    );
+    let q: String = sqlx::query_scalar(
+        "SELECT event_id FROM messages WHERE role = 'user' AND body = 'hi there'",
+    )
+    .fetch_one(&rig.db.pool)
+    .await
+    .unwrap();
+    let pool = rig.db.pool.clone();
+    eventually("/up recorded as 👍", T, || {
+        let (pool, q, ada) = (pool.clone(), q.clone(), ada.clone());
+        async move {
+            threeam::store::feedback::feedback_for_message(&pool, &ada, &q)
+                .await
+                .unwrap()
+                == Some(1)
+        }
+    })
+    .await;
+    rig.stop().await;
+}
