@@ -14,6 +14,7 @@ use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::deserialized_responses::EncryptionInfo;
 use matrix_sdk::room::Room;
+use matrix_sdk::ruma::api::client::membership::leave_room;
 use matrix_sdk::ruma::events::reaction::{OriginalSyncReactionEvent, ReactionEventContent};
 use matrix_sdk::ruma::events::relation::Annotation;
 use matrix_sdk::ruma::events::room::member::{
@@ -278,7 +279,7 @@ fn register_handlers(
     {
         let me = me.clone();
         let allow = allow.clone();
-        client.add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room| {
+        client.add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room, client: Client| {
             let me = me.clone();
             let allow = allow.clone();
             async move {
@@ -289,7 +290,10 @@ fn register_handlers(
                     tokio::spawn(join_with_retry(room, ev.sender.clone()));
                 } else {
                     tracing::info!(room_id = %room.room_id(), inviter = %ev.sender, "declining an invite from a user not on the allow-list");
-                    if let Err(e) = room.leave().await {
+                    // Declining with a reason lets the inviter's client say why.
+                    let mut req = leave_room::v3::Request::new(room.room_id().to_owned());
+                    req.reason = Some("Sorry, I'm a personal assistant and only talk to the people I was set up for.".into());
+                    if let Err(e) = client.send(req).await {
                         tracing::warn!(error = %e, "could not decline the invite");
                     }
                 }
