@@ -6,13 +6,16 @@
 
 pub mod app;
 pub mod assistant;
+pub mod behaviour;
 pub mod bench;
 pub mod cluster;
 pub mod confidence;
 pub mod config;
 pub mod db;
 pub mod doctor;
+pub mod gate;
 pub mod llm;
 pub mod matrix;
 pub mod memory;
+pub mod research;
 pub mod store;

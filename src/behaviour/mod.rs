@@ -1,0 +1,29 @@
+//! How 3AM adapts its behaviour to feedback. Pure: no database, no async.
+//!
+//! * [`BehaviourProfile`]: how long answers should be, what to do when unsure, and the gate's
+//!   thresholds; injected into the system prompt by [`prompt_sentences`].
+//! * [`ExperienceSample`]: one reply as the learning rule sees it (gate action, confidence,
+//!   👍/👎, tags from the reactions 🤥 📜 🎯 ❌ via [`tag_for_reaction`]).
+//! * [`update`]: the night's learning rule, from the last 14 days of fresh evidence, with
+//!   bounded steps, and idempotent (see [`update`]'s module for the argument).
+//! * [`stats()`] and [`auroc`]: what `!stats` shows, including how well low confidence
+//!   predicts 👎.
+
+mod auroc;
+mod experience;
+mod profile;
+mod stats;
+mod tags;
+mod update;
+
+pub use auroc::{MIN_AUROC_PER_CLASS, MIN_AUROC_RATINGS, auroc};
+pub use experience::ExperienceSample;
+pub use profile::{
+    ASK_THRESHOLD_BOUNDS, BehaviourProfile, SEARCH_THRESHOLD_BOUNDS, THRESHOLD_GAP,
+    UnknownUnsureAction, UnsureAction, VERBOSITY_BOUNDS, prompt_sentences,
+};
+pub use stats::{ActionCounts, ConfidenceBucket, Stats, stats};
+pub use tags::{
+    HALLUCINATED, OFF_TOPIC, TAG_REACTIONS, TOO_VERBOSE, WRONG, reaction_for_tag, tag_for_reaction,
+};
+pub use update::{MIN_EVIDENCE, THRESHOLD_STEP, VERBOSITY_STEP, WINDOW_DAYS, update};

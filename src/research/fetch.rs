@@ -1,0 +1,318 @@
+//! Fetching one web page and reducing it to readable text, defensively: a deadline for the
+//! whole fetch, a cap on the bytes read (streamed, so a huge or endless page costs at most
+//! the cap), HTML only, few redirects, and no private-network addresses unless allowed.
+//!
+//! Redirects are followed here, not by reqwest, so each hop is checked (scheme, private
+//! address, loop) and counted. Use [`web_client`] for the `http` argument: it does not follow
+//! redirects itself.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use super::FetchError;
+use super::readable;
+
+/// How much a fetch may cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// Deadline for the whole fetch: every redirect hop and the body.
+    pub timeout: Duration,
+    /// Bytes of body read at most; the rest of a bigger page is never downloaded.
+    pub max_bytes: usize,
+    /// Redirects followed at most.
+    pub max_redirects: usize,
+    /// Characters of readable text kept.
+    pub max_text_chars: usize,
+    /// Allow loopback, private, link-local addresses and `localhost` (tests, intranets).
+    pub allow_private: bool,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        FetchLimits {
+            timeout: Duration::from_secs(8),
+            max_bytes: 1024 * 1024,
+            max_redirects: 3,
+            max_text_chars: 12_000,
+            allow_private: false,
+        }
+    }
+}
+
+/// A fetched page's readable content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The URL asked for (a search hit's URL).
+    pub requested_url: String,
+    /// The URL the content came from, after redirects.
+    pub url: String,
+    pub title: String,
+    pub text: String,
+    /// The body hit `max_bytes` or the text hit `max_text_chars`.
+    pub truncated: bool,
+}
+
+/// The HTTP client for [`fetch_readable`]: no automatic redirects (they are checked hop by
+/// hop), a connect timeout, and an honest user agent.
+pub fn web_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!(
+            "3AM/",
+            env!("CARGO_PKG_VERSION"),
+            " (personal assistant; reads pages its user asked about)"
+        ))
+        .build()
+}
+
+/// Fetches `url` and extracts its readable text, within `limits`. `http` should come from
+/// [`web_client`] (a client that follows redirects by itself would bypass the hop checks).
+pub async fn fetch_readable(
+    http: &reqwest::Client,
+    url: &str,
+    limits: &FetchLimits,
+) -> Result<Page, FetchError> {
+    match tokio::time::timeout(limits.timeout, fetch(http, url, limits)).await {
+        Ok(result) => result,
+        Err(_) => Err(FetchError::Timeout {
+            url: url.to_owned(),
+        }),
+    }
+}
+
+async fn fetch(
+    http: &reqwest::Client,
+    requested: &str,
+    limits: &FetchLimits,
+) -> Result<Page, FetchError> {
+    let mut url = Url::parse(requested.trim()).map_err(|e| FetchError::InvalidUrl {
+        url: requested.to_owned(),
+        reason: e.to_string(),
+    })?;
+    check_target(&url, requested, limits)?;
+    let mut seen = HashSet::from([url.clone()]);
+    let mut response = loop {
+        let at = url.to_string();
+        let response = http
+            .get(url.clone())
+            .header(
+                reqwest::header::ACCEPT,
+                "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+            )
+            .send()
+            .await
+            .map_err(|e| request_error(&at, e))?;
+        if !response.status().is_redirection() {
+            break response;
+        }
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let Some(next) = Some(&location)
+            .filter(|l| !l.is_empty())
+            .and_then(|l| url.join(l).ok())
+        else {
+            return Err(FetchError::BadRedirect { url: at, location });
+        };
+        // A loop would only end at the hop limit; stop at the first repeat.
+        if seen.len() > limits.max_redirects || !seen.insert(next.clone()) {
+            return Err(FetchError::TooManyRedirects {
+                url: requested.to_owned(),
+                limit: limits.max_redirects,
+            });
+        }
+        check_target(&next, &at, limits).map_err(|e| match e {
+            FetchError::InvalidUrl { .. } => FetchError::BadRedirect { url: at, location },
+            other => other,
+        })?;
+        url = next;
+    };
+    let at = url.to_string();
+    let status = response.status();
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: at,
+            status: status.as_u16(),
+        });
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mime: Option<mime::Mime> = content_type.parse().ok();
+    let is_html = mime.as_ref().is_some_and(|m| {
+        m.essence_str() == "text/html" || m.essence_str() == "application/xhtml+xml"
+    });
+    if !is_html {
+        return Err(FetchError::NotHtml {
+            url: at,
+            content_type,
+        });
+    }
+
+    // Read at most max_bytes, chunk by chunk; dropping the response closes the connection.
+    let mut body = Vec::new();
+    let mut cut = false;
+    while let Some(chunk) = response.chunk().await.map_err(|e| request_error(&at, e))? {
+        let room = limits.max_bytes - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            cut = chunk.len() > room || response.content_length() != Some(body.len() as u64);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let charset = mime
+        .as_ref()
+        .and_then(|m| m.get_param(mime::CHARSET))
+        .map(|c| c.as_str().to_ascii_lowercase());
+    let html = decode(&body, charset.as_deref());
+    let readable = readable::extract(&html, limits.max_text_chars);
+    Ok(Page {
+        requested_url: requested.to_owned(),
+        url: at,
+        title: readable.title,
+        text: readable.text,
+        truncated: cut || readable.truncated,
+    })
+}
+
+fn request_error(url: &str, e: reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout {
+            url: url.to_owned(),
+        }
+    } else {
+        FetchError::Request {
+            url: url.to_owned(),
+            source: e,
+        }
+    }
+}
+
+/// http(s) only, and no private network unless allowed. Only literal addresses and
+/// `localhost` are checked: names that resolve to private addresses are not (that would need
+/// our own resolver), so this stops accidents and naive links, not a determined attacker.
+fn check_target(url: &Url, shown: &str, limits: &FetchLimits) -> Result<(), FetchError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FetchError::InvalidUrl {
+            url: shown.to_owned(),
+            reason: format!("the scheme {:?} is not http or https", url.scheme()),
+        });
+    }
+    if limits.allow_private {
+        return Ok(());
+    }
+    let private = match url.host() {
+        None => true,
+        Some(Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local")
+        }
+        Some(Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
+    };
+    if private {
+        Err(FetchError::Blocked {
+            url: url.to_string(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                // 100.64.0.0/10, carrier-grade NAT (and Tailscale).
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// The body as text: UTF-8 unless the server says Latin-1 / Windows-1252 (then each byte is
+/// its code point, exact for Latin-1 and close for 1252). A body cut at the byte cap may end
+/// inside a UTF-8 sequence; the lossy decoding turns that into one replacement character.
+fn decode(body: &[u8], charset: Option<&str>) -> String {
+    match charset {
+        Some("iso-8859-1" | "latin1" | "latin-1" | "windows-1252" | "cp1252" | "us-ascii") => {
+            body.iter().map(|&b| b as char).collect()
+        }
+        _ => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(url: &str, allow_private: bool) -> Result<(), FetchError> {
+        let limits = FetchLimits {
+            allow_private,
+            ..FetchLimits::default()
+        };
+        check_target(&Url::parse(url).unwrap(), url, &limits)
+    }
+
+    #[test]
+    fn private_targets_are_blocked_unless_allowed() {
+        for url in [
+            "http://127.0.0.1:8080/",
+            "http://localhost/admin",
+            "http://10.1.2.3/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://printer.local/",
+            "http://100.100.1.1/",
+        ] {
+            assert!(
+                matches!(check(url, false), Err(FetchError::Blocked { .. })),
+                "{url}"
+            );
+            assert!(check(url, true).is_ok(), "{url}");
+        }
+        assert!(check("https://example.org/", false).is_ok());
+        assert!(check("http://8.8.8.8/", false).is_ok());
+        assert!(matches!(
+            check("ftp://example.org/", true),
+            Err(FetchError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            check("file:///etc/passwd", true),
+            Err(FetchError::InvalidUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn bodies_decode_by_charset() {
+        assert_eq!(decode("héllo".as_bytes(), None), "héllo");
+        assert_eq!(decode(&[0x68, 0xE9], Some("iso-8859-1")), "hé");
+        assert_eq!(decode(&[0x68, 0xC3], Some("utf-8")), "h\u{FFFD}");
+    }
+}

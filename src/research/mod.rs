@@ -1,0 +1,28 @@
+//! Web search and readable page text, for answers that need sources.
+//!
+//! The search path of a chat turn, when the gate chose [`crate::gate::GateAction::Search`]:
+//! 1. [`search_query`] strips the request around the subject ("can you look up X?" → "X");
+//! 2. [`research`] asks the [`SearchBackend`] ([`SearxNg`]) for hits and fetches the top
+//!    pages concurrently with [`fetch_readable`]: a deadline, a streamed byte cap, HTML only,
+//!    at most 3 redirects each checked, no private addresses; [`readable`] reduces each page
+//!    to its text;
+//! 3. [`Sources`] numbers hits and pages once: [`Sources::context`] goes into the system
+//!    prompt (cite as `[n]`), [`Sources::markdown`] is appended to the answer, so the user sees
+//!    the same numbers the model cited, and that the answer came from the web.
+//!
+//! [`answer_context`] and [`sources_markdown`] do step 3 from plain slices.
+
+mod error;
+mod fetch;
+mod query;
+pub mod readable;
+mod run;
+mod search;
+mod sources;
+
+pub use error::{FetchError, SearchError};
+pub use fetch::{FetchLimits, Page, fetch_readable, web_client};
+pub use query::{MAX_QUERY_CHARS, search_query};
+pub use run::{Research, ResearchOptions, research};
+pub use search::{SearchBackend, SearchHit, SearxNg};
+pub use sources::{DEFAULT_CONTEXT_CHARS, Source, Sources, answer_context, sources_markdown};

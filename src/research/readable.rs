@@ -1,0 +1,330 @@
+//! Readable text from HTML: what a person would read on the page, without menus, scripts and
+//! footers. Pure.
+//!
+//! 1. Choose the root: the first `<main>` (or `role="main"`), else the first `<article>`,
+//!    else `<body>`. A root with almost no text (some sites wrap only a headline in
+//!    `<article>`) falls back to `<body>`.
+//! 2. Walk it, skipping what is never content: scripts, styles, navigation, footers, asides,
+//!    forms, embedded media, hidden elements, and elements whose class or id marks them as
+//!    chrome (cookie banners, sidebars, share buttons).
+//! 3. Block elements (paragraphs, headings, list items, table rows…) end a line; whitespace
+//!    inside a block collapses to single spaces; empty lines disappear.
+//! 4. Cap the text at a character limit, at a word boundary.
+
+use scraper::{ElementRef, Html, Node, Selector};
+
+/// A page's readable content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readable {
+    /// `<title>`, else `og:title`, else the first `<h1>`; may be empty.
+    pub title: String,
+    /// Paragraphs separated by newlines.
+    pub text: String,
+    /// The text was cut at the character limit.
+    pub truncated: bool,
+}
+
+/// Elements that are never part of the readable text.
+const SKIP: &[&str] = &[
+    "script", "style", "noscript", "template", "nav", "footer", "aside", "form", "button",
+    "select", "textarea", "input", "svg", "canvas", "iframe", "object", "embed", "video", "audio",
+    "picture", "img", "head", "dialog", "menu",
+];
+
+/// Elements that end a line of text.
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "pre",
+    "blockquote",
+    "figure",
+    "figcaption",
+    "br",
+    "hr",
+    "address",
+    "details",
+    "summary",
+    "caption",
+    "body",
+];
+
+/// Class or id fragments that mark page chrome rather than content.
+const CHROME_MARKERS: &[&str] = &[
+    "cookie",
+    "consent",
+    "sidebar",
+    "breadcrumb",
+    "navbar",
+    "share",
+    "social",
+    "advert",
+    "banner",
+    "newsletter",
+    "related",
+    "comments",
+    "skip-link",
+];
+
+/// Roles that mark page chrome.
+const CHROME_ROLES: &[&str] = &[
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "search",
+    "dialog",
+    "alert",
+    "menu",
+    "menubar",
+];
+
+/// A root with less text than this falls back to `<body>`.
+const MIN_ROOT_CHARS: usize = 200;
+
+/// The readable title and text of an HTML document, the text capped at `max_chars`.
+pub fn extract(html: &str, max_chars: usize) -> Readable {
+    let doc = Html::parse_document(html);
+    let title = title(&doc);
+    let body = first(&doc, "body").unwrap_or_else(|| doc.root_element());
+    let root = first(&doc, "main, [role=main]")
+        .or_else(|| first(&doc, "article"))
+        .map(|r| {
+            // `<header>` outside the chosen root is the site's header; inside, the article's.
+            let text = text_of(r, true);
+            if text.chars().count() < MIN_ROOT_CHARS {
+                (body, false)
+            } else {
+                (r, true)
+            }
+        })
+        .unwrap_or((body, false));
+    let text = text_of(root.0, root.1);
+    let (text, truncated) = cap_chars(&text, max_chars);
+    Readable {
+        title,
+        text,
+        truncated,
+    }
+}
+
+fn first<'a>(doc: &'a Html, css: &str) -> Option<ElementRef<'a>> {
+    let sel = Selector::parse(css).expect("static selector");
+    doc.select(&sel).next()
+}
+
+fn title(doc: &Html) -> String {
+    let from = |css: &str, attr: Option<&str>| {
+        first(doc, css)
+            .map(|e| match attr {
+                Some(a) => e.attr(a).unwrap_or_default().to_owned(),
+                None => e.text().collect::<String>(),
+            })
+            .map(|t| collapse(&t))
+            .filter(|t| !t.is_empty())
+    };
+    from("head > title, title", None)
+        .or_else(|| from("meta[property='og:title']", Some("content")))
+        .or_else(|| from("h1", None))
+        .unwrap_or_default()
+}
+
+/// The text under `root`, block by block. `keep_header`: keep `<header>` elements (inside an
+/// article they hold its headline; at page level they hold the site's menu).
+fn text_of(root: ElementRef<'_>, keep_header: bool) -> String {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    walk(root, keep_header, &mut current, &mut lines);
+    flush(&mut current, &mut lines);
+    lines.join("\n")
+}
+
+fn walk(el: ElementRef<'_>, keep_header: bool, current: &mut String, lines: &mut Vec<String>) {
+    for child in el.children() {
+        match child.value() {
+            Node::Text(t) => current.push_str(t),
+            Node::Element(e) => {
+                let name = e.name();
+                if SKIP.contains(&name) || (name == "header" && !keep_header) || is_chrome(e) {
+                    // A skipped element still separates the words around it.
+                    current.push(' ');
+                    continue;
+                }
+                let Some(child_el) = ElementRef::wrap(child) else {
+                    continue;
+                };
+                let block = BLOCKS.contains(&name);
+                if block {
+                    flush(current, lines);
+                }
+                walk(child_el, keep_header, current, lines);
+                if block {
+                    flush(current, lines);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn is_chrome(e: &scraper::node::Element) -> bool {
+    if e.attr("hidden").is_some() || e.attr("aria-hidden") == Some("true") {
+        return true;
+    }
+    if let Some(style) = e.attr("style") {
+        let style: String = style.chars().filter(|c| !c.is_whitespace()).collect();
+        if style.contains("display:none") || style.contains("visibility:hidden") {
+            return true;
+        }
+    }
+    if e.attr("role")
+        .is_some_and(|r| CHROME_ROLES.contains(&r.trim()))
+    {
+        return true;
+    }
+    let marked = |s: &str| {
+        let s = s.to_ascii_lowercase();
+        CHROME_MARKERS.iter().any(|m| s.contains(m))
+    };
+    e.id().is_some_and(marked) || e.classes().any(marked)
+}
+
+fn flush(current: &mut String, lines: &mut Vec<String>) {
+    let line = collapse(current);
+    current.clear();
+    if !line.is_empty() {
+        lines.push(line);
+    }
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// At most `max` characters, cut at the last whitespace before the limit (when there is one
+/// in the last fifth), with "…" appended. Returns whether it was cut.
+pub(crate) fn cap_chars(text: &str, max: usize) -> (String, bool) {
+    if text.chars().count() <= max {
+        return (text.to_owned(), false);
+    }
+    let cut = text
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map_or(text.len(), |(i, _)| i);
+    let head = &text[..cut];
+    let head = match head.rfind(char::is_whitespace) {
+        Some(i) if i >= cut * 4 / 5 => &head[..i],
+        _ => head,
+    };
+    (format!("{}…", head.trim_end()), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = r#"<!doctype html><html><head><title> The  Owl
+        Guide </title><style>body{color:red}</style><script>var x = "tracking";</script></head>
+        <body>
+        <header><a href="/">Site</a> <a href="/menu">Menu</a></header>
+        <nav><ul><li>Home</li><li>Birds</li></ul></nav>
+        <div class="cookie-banner">We use cookies</div>
+        <main>
+          <h1>Owls</h1>
+          <p>Owls are   birds of prey.
+             Most are <b>nocturnal</b>.</p>
+          <p hidden>secret</p>
+          <ul><li>Barn owl</li><li>Snowy owl</li></ul>
+          <aside>Buy owl merch!</aside>
+          <p>They hunt small mammals, insects and other birds, and some species fish. Their
+          feathers are adapted for silent flight, which lets them surprise their prey at
+          night.</p>
+        </main>
+        <footer>© 2025 Owl Inc.</footer>
+        </body></html>"#;
+
+    #[test]
+    fn keeps_content_and_drops_chrome() {
+        let r = extract(PAGE, 10_000);
+        assert_eq!(r.title, "The Owl Guide");
+        assert!(!r.truncated);
+        let lines: Vec<&str> = r.text.lines().collect();
+        assert_eq!(lines[0], "Owls");
+        assert_eq!(lines[1], "Owls are birds of prey. Most are nocturnal.");
+        assert_eq!(lines[2], "Barn owl");
+        assert_eq!(lines[3], "Snowy owl");
+        for junk in [
+            "tracking", "color", "Menu", "Home", "cookies", "secret", "merch", "Owl Inc",
+        ] {
+            assert!(!r.text.contains(junk), "{junk:?} in {:?}", r.text);
+        }
+    }
+
+    #[test]
+    fn article_with_little_text_falls_back_to_body() {
+        let html = "<html><body><article><h2>Headline</h2></article>\
+                    <div><p>The real story is here in a plain div.</p></div></body></html>";
+        let r = extract(html, 1000);
+        assert!(r.text.contains("Headline"));
+        assert!(r.text.contains("The real story is here"));
+        assert_eq!(r.title, "", "no title, og:title or h1");
+    }
+
+    #[test]
+    fn title_falls_back_to_og_title_and_h1() {
+        let r = extract(
+            r#"<html><head><meta property="og:title" content="OG"></head><body><h1>H</h1></body></html>"#,
+            100,
+        );
+        assert_eq!(r.title, "OG");
+        let r = extract("<html><body><h1> Big  H </h1></body></html>", 100);
+        assert_eq!(r.title, "Big H");
+    }
+
+    #[test]
+    fn text_is_capped_at_a_word_boundary() {
+        let html = format!("<html><body><p>{}</p></body></html>", "word ".repeat(1000));
+        let r = extract(&html, 52);
+        assert!(r.truncated);
+        assert!(r.text.ends_with("word…"), "{:?}", r.text);
+        assert!(r.text.chars().count() <= 52);
+        let (s, cut) = cap_chars("héllo wörld", 5);
+        assert!(cut);
+        assert_eq!(s, "héll…");
+        assert_eq!(cap_chars("short", 5), ("short".into(), false));
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        for junk in [
+            "",
+            "<<<>>>",
+            "<p>unclosed <b>tags",
+            "\u{0}\u{FFFF}",
+            "<main></main>",
+        ] {
+            let _ = extract(junk, 100);
+        }
+    }
+}
