@@ -125,7 +125,7 @@ async fn json_schema_is_sent_and_output_decoded() {
         facts: Vec<String>,
     }
     let stub = StubLlm::start().await;
-    stub.push(Reply::json(
+    stub.push_structured(Reply::json(
         &serde_json::json!({"facts": ["lives in Lyon"]}),
     ));
     let c = client(&stub);
@@ -140,11 +140,11 @@ async fn json_schema_is_sent_and_output_decoded() {
         .await
         .unwrap();
     assert_eq!(out.facts, vec!["lives in Lyon"]);
-    let sent = &stub.chat_requests()[0];
+    let sent = &stub.structured_requests()[0];
     assert_eq!(sent["response_format"]["type"], "json_schema");
     assert_eq!(sent["response_format"]["json_schema"]["schema"], schema);
 
-    stub.push(Reply::text("Sure! The facts are: Lyon.", -0.3));
+    stub.push_structured(Reply::text("Sure! The facts are: Lyon.", -0.3));
     let err = c
         .chat_json::<Facts>(vec![ChatMessage::user("extract")], "facts", schema, 200)
         .await

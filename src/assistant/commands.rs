@@ -3,12 +3,37 @@
 
 /// Everything a user can type with a leading `!`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForgetTarget {
+    Id(i64),
+    Words(String),
+    Everything,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help {
         topic: Option<String>,
     },
     /// `!ping`: proves the bot is alive and shows what it is connected to.
     Status,
+    /// `!memory` lists what is known, grouped by topic; `!memory search <words>` searches it.
+    Memory {
+        search: Option<String>,
+    },
+    /// `!remember <text>` stores a fact as given (priority 5).
+    Remember {
+        text: String,
+    },
+    /// `!forget <id>`, `!forget <words>` or `!forget everything`, confirmed with ✅.
+    Forget {
+        target: ForgetTarget,
+    },
+    /// `!export`: the whole memory as a JSON file in the chat.
+    Export,
+    /// A known command used the wrong way: explain its usage.
+    Usage {
+        name: &'static str,
+    },
     Unknown {
         name: String,
         suggestion: Option<&'static str>,
@@ -47,6 +72,44 @@ pub fn parse(text: &str) -> Option<Command> {
             topic: (!args.is_empty()).then(|| args.trim_start_matches('!').to_lowercase()),
         },
         "status" | "ping" => Command::Status,
+        "memory" | "memories" => {
+            let (sub, rest) = match args.split_once(char::is_whitespace) {
+                Some((a, b)) => (a.to_lowercase(), b.trim()),
+                None => (args.to_lowercase(), ""),
+            };
+            match sub.as_str() {
+                "" => Command::Memory { search: None },
+                "search" | "find" if !rest.is_empty() => Command::Memory {
+                    search: Some(rest.to_owned()),
+                },
+                "search" | "find" => Command::Usage { name: "memory" },
+                // `!memory lyon` reads as a search too.
+                _ => Command::Memory {
+                    search: Some(args.to_owned()),
+                },
+            }
+        }
+        "remember" if !args.is_empty() => Command::Remember {
+            text: args.to_owned(),
+        },
+        "remember" => Command::Usage { name: "remember" },
+        "forget" => match args {
+            "" => Command::Usage { name: "forget" },
+            a if a.eq_ignore_ascii_case("everything") || a.eq_ignore_ascii_case("all") => {
+                Command::Forget {
+                    target: ForgetTarget::Everything,
+                }
+            }
+            a => match a.trim_start_matches('#').parse::<i64>() {
+                Ok(id) if id > 0 => Command::Forget {
+                    target: ForgetTarget::Id(id),
+                },
+                _ => Command::Forget {
+                    target: ForgetTarget::Words(a.to_owned()),
+                },
+            },
+        },
+        "export" => Command::Export,
         _ => Command::Unknown {
             suggestion: closest(&name),
             name,
@@ -94,6 +157,14 @@ pub fn help_text(topic: Option<&str>) -> String {
     s
 }
 
+/// How to use a command, for `Command::Usage`.
+pub fn usage_text(name: &str) -> String {
+    match COMMANDS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, usage, what)) => format!("Usage: `{usage}`: {what}."),
+        None => help_text(None),
+    }
+}
+
 /// The answer to an unknown command.
 pub fn unknown_text(name: &str, suggestion: Option<&str>) -> String {
     match suggestion {
@@ -130,6 +201,63 @@ mod tests {
         assert!(help_text(Some("status")).contains("!status"));
         assert!(help_text(Some("nope")).contains("don't have"));
         assert!(help_text(None).contains("!help"));
+    }
+
+    #[test]
+    fn memory_commands() {
+        assert_eq!(parse("!memory"), Some(Command::Memory { search: None }));
+        assert_eq!(
+            parse("!memory search Lyon trip"),
+            Some(Command::Memory {
+                search: Some("Lyon trip".into())
+            })
+        );
+        assert_eq!(
+            parse("!memory lyon"),
+            Some(Command::Memory {
+                search: Some("lyon".into())
+            })
+        );
+        assert_eq!(
+            parse("!memory search"),
+            Some(Command::Usage { name: "memory" })
+        );
+        assert_eq!(
+            parse("!remember my cat is Tom"),
+            Some(Command::Remember {
+                text: "my cat is Tom".into()
+            })
+        );
+        assert_eq!(
+            parse("!remember"),
+            Some(Command::Usage { name: "remember" })
+        );
+        assert_eq!(
+            parse("!forget 12"),
+            Some(Command::Forget {
+                target: ForgetTarget::Id(12)
+            })
+        );
+        assert_eq!(
+            parse("!forget #12"),
+            Some(Command::Forget {
+                target: ForgetTarget::Id(12)
+            })
+        );
+        assert_eq!(
+            parse("!forget my old job"),
+            Some(Command::Forget {
+                target: ForgetTarget::Words("my old job".into())
+            })
+        );
+        assert_eq!(
+            parse("!forget Everything"),
+            Some(Command::Forget {
+                target: ForgetTarget::Everything
+            })
+        );
+        assert_eq!(parse("!forget"), Some(Command::Usage { name: "forget" }));
+        assert_eq!(parse("!export"), Some(Command::Export));
     }
 
     #[test]

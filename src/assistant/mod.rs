@@ -2,6 +2,7 @@
 //! answers through the LLM, and speaks through an [`Outbox`]; it knows nothing about Matrix.
 
 pub mod commands;
+mod memory_commands;
 pub mod prompt;
 mod turn;
 
@@ -57,6 +58,8 @@ pub enum Job {
         command: commands::Command,
         message: IncomingMessage,
     },
+    /// The owner reacted ✅ or ❌ to a request for approval.
+    Decided(store::approvals::Approval),
 }
 
 /// One message the assistant wants shown.
@@ -176,6 +179,16 @@ impl Assistant {
                     tracing::info!(%room_id, %sender, "ignoring a reaction from someone who does not own the room");
                     return Ok(None);
                 }
+                if let Some(approve) = store::approvals::decision(&key) {
+                    let decided = self
+                        .with_db_retry("decide an approval", || {
+                            store::approvals::decide(&self.db, &target_event_id, &sender, approve)
+                        })
+                        .await?;
+                    if let Some(approval) = decided {
+                        return Ok(Some(Job::Decided(approval)));
+                    }
+                }
                 let outcome = self
                     .with_db_retry("record a reaction", || {
                         store::feedback::record_reaction(
@@ -213,6 +226,7 @@ impl Assistant {
         match job {
             Job::Answer(id) => self.answer(id).await,
             Job::Command { command, message } => self.dispatch(command, &message).await,
+            Job::Decided(approval) => self.decide(approval).await,
         }
     }
 
@@ -298,6 +312,45 @@ impl Assistant {
             Command::Help { topic } => commands::help_text(topic.as_deref()),
             Command::Status => self.status_text().await,
             Command::Unknown { name, suggestion } => commands::unknown_text(&name, suggestion),
+            Command::Usage { name } => commands::usage_text(name),
+            Command::Memory { search } => self
+                .memory_list(m, search.as_deref())
+                .await
+                .unwrap_or_else(memory_trouble),
+            Command::Remember { text } => self
+                .memory_remember(m, &text)
+                .await
+                .unwrap_or_else(memory_trouble),
+            Command::Forget { target } => {
+                return match self.memory_forget(m, &target).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        self.say(
+                            &m.room_id,
+                            &m.sender,
+                            &memory_trouble(e),
+                            m.thread_root.clone(),
+                            Some(m.event_id.clone()),
+                        )
+                        .await
+                    }
+                };
+            }
+            Command::Export => {
+                return match self.memory_export(m).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        self.say(
+                            &m.room_id,
+                            &m.sender,
+                            &memory_trouble(e),
+                            m.thread_root.clone(),
+                            Some(m.event_id.clone()),
+                        )
+                        .await
+                    }
+                };
+            }
         };
         self.say(
             &m.room_id,
@@ -334,25 +387,47 @@ impl Assistant {
         thread_root: Option<String>,
         reply_to: Option<String>,
     ) -> anyhow::Result<()> {
-        let msg = OutMessage {
-            markdown: text.to_owned(),
-            complete: true,
-            thread_root,
-            reply_to: reply_to.clone(),
-        };
-        let event_id = self.outbox.send(room_id, &msg).await?;
-        self.with_db_retry("log the bot's message", || {
-            store::messages::record_bot_message(
-                &self.db,
-                user_id,
-                room_id,
-                &event_id,
-                text,
-                reply_to.as_deref(),
-            )
-        })
-        .await?;
-        Ok(())
+        self.say_returning_id(room_id, user_id, text, thread_root, reply_to)
+            .await
+            .map(|_| ())
+    }
+
+    /// Sends a complete message (split if long) and logs it; returns the first part's id.
+    pub(crate) async fn say_returning_id(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        text: &str,
+        thread_root: Option<String>,
+        reply_to: Option<String>,
+    ) -> anyhow::Result<String> {
+        let mut first = None;
+        for (i, part) in
+            crate::matrix::format::split_reply(text, crate::matrix::format::MAX_PART_CHARS)
+                .into_iter()
+                .enumerate()
+        {
+            let msg = OutMessage {
+                markdown: part.clone(),
+                complete: true,
+                thread_root: thread_root.clone(),
+                reply_to: if i == 0 { reply_to.clone() } else { None },
+            };
+            let event_id = self.outbox.send(room_id, &msg).await?;
+            self.with_db_retry("log the bot's message", || {
+                store::messages::record_bot_message(
+                    &self.db,
+                    user_id,
+                    room_id,
+                    &event_id,
+                    &part,
+                    reply_to.as_deref(),
+                )
+            })
+            .await?;
+            first.get_or_insert(event_id);
+        }
+        first.ok_or_else(|| anyhow::anyhow!("nothing to say"))
     }
 
     /// Answers every message still waiting (after an outage or a restart). Returns how many
@@ -399,6 +474,14 @@ impl Assistant {
             }
         }
     }
+}
+
+/// A memory command failed: say so plainly instead of going quiet.
+fn memory_trouble(e: anyhow::Error) -> String {
+    tracing::error!(error = format!("{e:#}"), "memory command failed");
+    format!(
+        "Sorry, I couldn't do that with my memory right now ({e}). Please try again in a moment."
+    )
 }
 
 fn is_connection_error(e: &sqlx::Error) -> bool {

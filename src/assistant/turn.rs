@@ -135,11 +135,33 @@ impl Assistant {
             .await?
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(|| self.cfg.schedule.timezone());
+        let now = chrono::Utc::now();
+        // Memory makes answers better but is never worth failing a turn over.
+        let retrieved = match crate::memory::retrieve(
+            &self.db,
+            &self.llm,
+            &p.user_id,
+            &p.body,
+            &crate::memory::RetrieveOptions::new(now),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "memory retrieval failed; answering without memories");
+                crate::memory::Retrieved::default()
+            }
+        };
+        let sections: Vec<String> = if retrieved.context.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![retrieved.context.clone()]
+        };
         let input = prompt::PromptInput {
-            now: chrono::Utc::now(),
+            now,
             timezone: tz,
             user_name: None,
-            context_sections: &[],
+            context_sections: &sections,
             history: &history,
             message: &p.body,
             budget: self
@@ -213,12 +235,50 @@ impl Assistant {
             min_token_prob: conf.map(|c| c.min_token_prob),
             mean_entropy: conf.map(|c| c.mean_entropy),
             latency_ms: started.elapsed().as_millis().min(i32::MAX as u128) as i32,
+            facts_used: retrieved.fact_ids(),
         };
         self.with_db_retry("record the reply", || {
             store::messages::record_reply(&self.db, &record)
         })
         .await?;
+        self.learn_in_background(p, &record);
         Ok(())
+    }
+
+    /// Realtime fact extraction after the reply is out, so it never delays the answer. Failures
+    /// only cost this exchange's early learning: the night cycle reads every exchange again.
+    fn learn_in_background(
+        &self,
+        p: &store::messages::Pending,
+        record: &store::messages::ReplyRecord,
+    ) {
+        let (db, llm) = (self.db.clone(), self.llm.clone());
+        let user_id = p.user_id.clone();
+        let question = p.body.clone();
+        let answer = record.parts.join("\n\n");
+        let mut sources = vec![p.event_id.clone()];
+        sources.extend(record.part_event_ids.iter().cloned());
+        tokio::spawn(async move {
+            match crate::memory::learn_from_exchange(
+                &db,
+                &llm,
+                &user_id,
+                &question,
+                &answer,
+                &sources,
+                chrono::Utc::now(),
+            )
+            .await
+            {
+                Ok(outcomes) if !outcomes.is_empty() => {
+                    tracing::info!(facts = outcomes.len(), "learned from the exchange")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime fact extraction failed; the night cycle will retry")
+                }
+            }
+        });
     }
 
     /// Shows the reply's progress: posts it early, edits it at most once per interval, moves to

@@ -195,6 +195,8 @@ pub struct ReplyRecord {
     pub min_token_prob: Option<f32>,
     pub mean_entropy: Option<f32>,
     pub latency_ms: i32,
+    /// Facts the prompt carried, so feedback can be traced to memories.
+    pub facts_used: Vec<i64>,
 }
 
 pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
@@ -215,8 +217,8 @@ pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
     }
     sqlx::query(
         "INSERT INTO experience (user_id, room_id, message_event_id, reply_event_id, confidence, mean_logprob,
-                                 min_token_prob, mean_entropy, latency_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (reply_event_id) DO NOTHING",
+                                 min_token_prob, mean_entropy, latency_ms, facts_used)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (reply_event_id) DO NOTHING",
     )
     .bind(&r.user_id)
     .bind(&r.room_id)
@@ -227,6 +229,7 @@ pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
     .bind(r.min_token_prob)
     .bind(r.mean_entropy)
     .bind(r.latency_ms)
+    .bind(&r.facts_used)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE messages SET reply_state = 'answered', reply_event_id = $2 WHERE id = $1")

@@ -72,6 +72,9 @@ pub fn tokenize(text: &str) -> Vec<String> {
 #[derive(Default)]
 struct Inner {
     chat: VecDeque<Reply>,
+    /// Answers to json_schema-constrained requests (extraction and the like), scripted apart
+    /// so background work never takes a reply meant for the conversation.
+    structured: VecDeque<Reply>,
     embed_errors: VecDeque<Reply>,
     requests: Vec<(String, Value)>,
     token_delay: Duration,
@@ -126,6 +129,11 @@ impl StubLlm {
         self.inner.lock().unwrap().chat.push_back(reply);
     }
 
+    /// Queue an answer for the next json_schema-constrained request (default: no facts).
+    pub fn push_structured(&self, reply: Reply) {
+        self.inner.lock().unwrap().structured.push_back(reply);
+    }
+
     pub fn push_embed_error(&self, reply: Reply) {
         self.inner.lock().unwrap().embed_errors.push_back(reply);
     }
@@ -145,10 +153,20 @@ impl StubLlm {
         self.inner.lock().unwrap().requests.clone()
     }
 
+    /// Conversation requests (not json_schema-constrained ones).
     pub fn chat_requests(&self) -> Vec<Value> {
         self.requests()
             .into_iter()
-            .filter(|(p, _)| p == "/v1/chat/completions")
+            .filter(|(p, b)| p == "/v1/chat/completions" && b.get("response_format").is_none())
+            .map(|(_, b)| b)
+            .collect()
+    }
+
+    /// json_schema-constrained requests (fact extraction…).
+    pub fn structured_requests(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|(p, b)| p == "/v1/chat/completions" && b.get("response_format").is_some())
             .map(|(_, b)| b)
             .collect()
     }
@@ -184,17 +202,34 @@ fn error_response(status: u16, message: &str) -> Response {
 }
 
 async fn chat(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) -> Response {
+    let structured = body.get("response_format").is_some();
     let (mut reply, delay) = {
         let mut g = inner.lock().unwrap();
         g.requests
             .push(("/v1/chat/completions".into(), body.clone()));
-        (g.chat.pop_front(), g.token_delay)
+        let next = if structured {
+            g.structured.pop_front()
+        } else {
+            g.chat.pop_front()
+        };
+        (next, g.token_delay)
     };
     while let Some(Reply::Delay(d)) = reply {
         tokio::time::sleep(d).await;
-        reply = inner.lock().unwrap().chat.pop_front();
+        let mut g = inner.lock().unwrap();
+        reply = if structured {
+            g.structured.pop_front()
+        } else {
+            g.chat.pop_front()
+        };
     }
-    let reply = reply.unwrap_or_else(|| Reply::text("This is the stub model's answer.", -0.05));
+    let reply = reply.unwrap_or_else(|| {
+        if structured {
+            Reply::json(&json!({"facts": []}))
+        } else {
+            Reply::text("This is the stub model's answer.", -0.05)
+        }
+    });
     let stream = body["stream"].as_bool().unwrap_or(false);
     let top = if body["logprobs"].as_bool().unwrap_or(false) {
         body["top_logprobs"].as_u64().unwrap_or(0) as usize
