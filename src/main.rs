@@ -47,6 +47,22 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Memory retrieval latency p50/p95 at growing fact counts (embedding call timed apart).
+    Retrieval {
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+    },
+    /// LoCoMo evidence recall: replay each conversation into memory, retrieve for each question.
+    Locomo {
+        /// The LoCoMo JSON file (e.g. ../shared/data/locomo/locomo-dev5.json).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_delimiter = ',', default_value = "5,10")]
+        k: Vec<usize>,
+        /// Extract facts with the chat model instead of storing one fact per turn.
+        #[arg(long)]
+        extract: bool,
+    },
     /// The bot's own overhead per chat turn (event to first byte at the model server), p50/p95.
     Turn {
         #[arg(long, default_value_t = 300)]
@@ -108,6 +124,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Cluster(args) => {
             threeam::cluster::cli::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Retrieval { sizes },
+        } => {
+            let cfg = Config::load(&cli.config)?;
+            cfg.validate_database()?;
+            let llm = threeam::llm::LlmClient::new(&cfg.llm)?;
+            threeam::memory::bench_retrieval(&cfg.database.url, &llm, &sizes).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Locomo { data, k, extract },
+        } => {
+            let cfg = Config::load(&cli.config)?;
+            cfg.validate_database()?;
+            let mut llm_cfg = cfg.llm.clone();
+            llm_cfg.embedding_batch = llm_cfg.embedding_batch.max(64);
+            let llm = threeam::llm::LlmClient::new(&llm_cfg)?;
+            threeam::memory::bench_locomo(&cfg.database.url, &llm, &data, &k, extract).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
