@@ -313,3 +313,53 @@ async fn terminal_client_chats_and_reacts() {
     .await;
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_commands_with_approval_and_encrypted_export() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+
+    let q = human
+        .send(&room, "!remember my sister lives in Porto")
+        .await
+        .unwrap();
+    let ok = human.wait_for_reply(&room, &q, T).await.unwrap();
+    assert!(ok.body.contains("I'll remember that"), "{}", ok.body);
+
+    let q = human.send(&room, "!forget sister").await.unwrap();
+    let ask = human.wait_for_reply(&room, &q, T).await.unwrap();
+    assert!(
+        ask.body.contains("React ✅") && ask.body.contains("Porto"),
+        "{}",
+        ask.body
+    );
+    human.react(&room, &ask.event_id, "✅").await.unwrap();
+    let done = human
+        .wait_for_message(&room, T, |m| {
+            m.sender.as_str() == rig.bot_id && m.body.contains("erased 1 memory")
+        })
+        .await
+        .unwrap();
+    assert!(done.encrypted);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM facts")
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+
+    let q = human.send(&room, "!export").await.unwrap();
+    let file = human
+        .wait_for_message(&room, T, |m| {
+            m.sender.as_str() == rig.bot_id && m.msgtype == "m.file"
+        })
+        .await
+        .unwrap();
+    assert!(file.encrypted, "the export is an encrypted attachment");
+    assert!(file.body.ends_with(".json"), "{}", file.body);
+    let _ = q;
+    rig.stop().await;
+}

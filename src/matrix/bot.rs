@@ -376,8 +376,13 @@ fn register_handlers(
                     target_event_id: ev.content.relates_to.event_id.to_string(),
                     key: ev.content.relates_to.key.clone(),
                 };
-                if let Err(e) = workers.assistant.accept(incoming).await {
-                    tracing::error!(error = format!("{e:#}"), "could not record a reaction");
+                // An approval decided by this reaction comes back as work for the room's worker.
+                match workers.assistant.accept(incoming).await {
+                    Ok(Some(job)) => workers.submit(room.room_id().as_str(), job),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "could not record a reaction")
+                    }
                 }
             }
         });
