@@ -363,3 +363,50 @@ async fn memory_commands_with_approval_and_encrypted_export() {
     let _ = q;
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_learned_in_chat_survive_a_restart_and_are_recalled() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+
+    rig.llm.push(Reply::text("Nice to meet you, Ada!", -0.1));
+    rig.llm.push_structured(Reply::json(&serde_json::json!({"facts": [
+        {"text": "The user's name is Ada", "category": "identity", "priority": 5, "kind": "personal"},
+        {"text": "Ada lives in Lyon", "category": "identity", "priority": 5, "kind": "personal"}
+    ]})));
+    let q = human
+        .send(&room, "Hi! I'm Ada and I live in Lyon.")
+        .await
+        .unwrap();
+    human.wait_for_reply(&room, &q, T).await.unwrap();
+    let pool = rig.db.pool.clone();
+    eventually("two facts learned", T, || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM facts")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                == 2
+        }
+    })
+    .await;
+
+    rig.stop().await;
+    rig.start().await;
+    rig.llm.push(Reply::text("You live in Lyon.", -0.1));
+    let q = human.send(&room, "where do I live?").await.unwrap();
+    let r = human.wait_for_reply(&room, &q, T).await.unwrap();
+    assert_eq!(r.body, "You live in Lyon.");
+    let req = rig.llm.chat_requests().last().cloned().unwrap();
+    let system = req["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("Ada lives in Lyon"),
+        "the retrieved context carries the fact: {system}"
+    );
+    rig.stop().await;
+}
