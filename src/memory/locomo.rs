@@ -31,11 +31,11 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::bench::TempDatabase;
 use super::extract::extract_realtime;
 use super::fact::{Category, MAX_FACT_CHARS, NewFact};
 use super::retrieve::{RetrieveOptions, retrieve_with_vector};
 use super::store::{StoreOutcome, store_facts};
+use super::tempdb::TempDatabase;
 use crate::llm::LlmClient;
 
 /// One turn of a session.

@@ -22,7 +22,8 @@
 //!
 //! Files: [`fact`] (types, pure), [`store`] (insert and merge), [`extract`] (the model call),
 //! [`score`] (fusion, boosts, packing; pure), [`retrieve`], [`control`] (the commands'
-//! data layer), [`bench`] (latency) and [`locomo`] (evidence recall on LoCoMo).
+//! data layer), [`bench`] (latency) and [`locomo`] (evidence recall on LoCoMo), which run
+//! in a throwaway database (`tempdb`).
 
 pub mod bench;
 pub mod control;
@@ -33,6 +34,7 @@ pub mod locomo;
 pub mod retrieve;
 pub mod score;
 pub mod store;
+mod tempdb;
 
 pub use bench::bench_retrieval;
 pub use control::{

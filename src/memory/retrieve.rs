@@ -285,16 +285,17 @@ async fn text_candidates(
             let quoted: Vec<String> = terms.iter().map(|(l, _)| quoted_lexeme(l)).collect();
             let weights: Vec<f64> = terms.iter().map(|(_, w)| *w).collect();
             let any_word = sqlx::query(concat!(
-                "SELECT ",
+                "WITH w AS MATERIALIZED (
+                     SELECT t.term::tsquery AS term, t.weight
+                     FROM unnest($3::text[], $4::float8[]) AS t(term, weight))
+                 SELECT ",
                 fact_columns!(),
                 ", c.importance
                  FROM facts f
                  LEFT JOIN clusters c ON c.id = f.cluster_id AND c.retired_at IS NULL
                  WHERE f.user_id = $1 AND f.valid_to IS NULL AND f.superseded_by IS NULL
                    AND f.archived_at IS NULL AND f.tsv @@ $2::tsquery AND f.id <> ALL($5)
-                 ORDER BY (SELECT sum(w.weight) FROM unnest($3::text[], $4::float8[]) AS w(term, weight)
-                           WHERE f.tsv @@ w.term::tsquery) DESC,
-                          f.id DESC
+                 ORDER BY (SELECT sum(w.weight) FROM w WHERE f.tsv @@ w.term) DESC, f.id DESC
                  LIMIT $6"
             ))
             .bind(user_id)
