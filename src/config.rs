@@ -178,6 +178,9 @@ pub struct WebConfig {
     pub enabled: bool,
     /// SearxNG base URL; its `/search?format=json` endpoint is used.
     pub search_url: String,
+    /// Also fetch result pages on loopback and private addresses (an intranet, or tests).
+    /// Off by default so a search result cannot make the bot probe the local network.
+    pub fetch_private: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -325,6 +328,11 @@ impl Config {
         );
         parsed!("THREEAM_WEB_ENABLED", self.web.enabled, "true or false");
         string!("THREEAM_WEB_SEARCH_URL", self.web.search_url);
+        parsed!(
+            "THREEAM_WEB_FETCH_PRIVATE",
+            self.web.fetch_private,
+            "true or false"
+        );
         parsed!("THREEAM_TOOLS_ENABLED", self.tools.enabled, "true or false");
         if let Some(v) = env("THREEAM_TOOLS_PYTHON_PATH") {
             self.tools.python_path = v.into();

@@ -70,7 +70,7 @@ const QUESTION: &str = "Who wrote the novel Dune, and when was it first publishe
 #[tokio::test]
 async fn a_confident_draft_is_answered() {
     let stub = StubLlm::start().await;
-    stub.push(Reply::text(
+    stub.push_draft(Reply::text(
         "Frank Herbert wrote Dune; it was first published in 1965.",
         -0.02,
     ));
@@ -85,7 +85,7 @@ async fn a_confident_draft_is_answered() {
     assert!(d.reason.contains("draft confidence"), "{}", d.reason);
 
     // The draft request on the wire: short, greedy, with 5 alternatives per token.
-    let sent = stub.chat_requests();
+    let sent = stub.draft_requests();
     assert_eq!(sent.len(), 1, "one draft call");
     let body = &sent[0];
     assert_eq!(body["max_tokens"], DRAFT_MAX_TOKENS);
@@ -107,14 +107,14 @@ async fn an_unsure_draft_searches_or_hedges() {
     // -1.0 per token with the stub's spread of alternatives: unsure, above the ask threshold.
     let unsure = "It was written by Brian Herbert in 1971.";
 
-    stub.push(Reply::text(unsure, -1.0));
+    stub.push_draft(Reply::text(unsure, -1.0));
     let (d, conf) = gate_turn(&llm, QUESTION, MemoryCoverage::NONE, true, &searching()).await;
     let score = conf.unwrap().score;
     assert!((0.25..0.45).contains(&score), "{score}");
     assert_eq!(d.action, GateAction::Search, "{}", d.reason);
     assert_eq!(d.knowledge, Some(score));
 
-    stub.push(Reply::text(unsure, -1.0));
+    stub.push_draft(Reply::text(unsure, -1.0));
     let (d, _) = gate_turn(&llm, QUESTION, MemoryCoverage::NONE, false, &searching()).await;
     assert_eq!(
         (d.action, d.hedge),
@@ -126,7 +126,7 @@ async fn an_unsure_draft_searches_or_hedges() {
             .contains("cannot search the web")
     );
 
-    stub.push(Reply::text(unsure, -1.0));
+    stub.push_draft(Reply::text(unsure, -1.0));
     let (d, _) = gate_turn(
         &llm,
         QUESTION,
@@ -145,7 +145,7 @@ async fn an_unsure_draft_searches_or_hedges() {
 async fn memory_support_turns_an_unsure_draft_into_an_answer() {
     let stub = StubLlm::start().await;
     let llm = client(&stub);
-    stub.push(Reply::text(
+    stub.push_draft(Reply::text(
         "Your sister Mia's birthday is on 12 May.",
         -1.0,
     ));
@@ -172,7 +172,7 @@ async fn memory_support_turns_an_unsure_draft_into_an_answer() {
 async fn a_lost_draft_on_an_unclear_request_asks() {
     let stub = StubLlm::start().await;
     let llm = client(&stub);
-    stub.push(Reply::text("You could try restarting it or", -2.5));
+    stub.push_draft(Reply::text("You could try restarting it or", -2.5));
     let (d, conf) = gate_turn(
         &llm,
         "how do I fix this",
@@ -186,7 +186,7 @@ async fn a_lost_draft_on_an_unclear_request_asks() {
     assert!(gate::instruction(&d).unwrap().contains("exactly one"));
 
     // The same lost draft for a specific question: search instead of asking it back.
-    stub.push(Reply::text("You could try restarting it or", -2.5));
+    stub.push_draft(Reply::text("You could try restarting it or", -2.5));
     let (d, _) = gate_turn(
         &llm,
         "how do I fix error E0502 in Rust",
@@ -222,5 +222,5 @@ async fn cheap_rules_cost_no_model_call() {
         assert_eq!((d.action, d.rule), (action, Some(rule)), "{message}");
         assert!(conf.is_none());
     }
-    assert!(stub.chat_requests().is_empty(), "no draft was generated");
+    assert!(stub.draft_requests().is_empty(), "no draft was generated");
 }

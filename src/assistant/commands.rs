@@ -30,6 +30,8 @@ pub enum Command {
     },
     /// `!export`: the whole memory as a JSON file in the chat.
     Export,
+    /// `!stats`: feedback, confidence, gate actions and the behaviour profile.
+    Stats,
     /// A known command used the wrong way: explain its usage.
     Usage {
         name: &'static str,
@@ -51,6 +53,31 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "status",
         "!status",
         "show whether my model and memory are reachable, and my version",
+    ),
+    (
+        "memory",
+        "!memory [search <words>]",
+        "list what I remember about you by topic, or search it",
+    ),
+    (
+        "remember",
+        "!remember <text>",
+        "store a fact exactly as you write it",
+    ),
+    (
+        "forget",
+        "!forget <id | words | everything>",
+        "forget facts, after you confirm with ✅",
+    ),
+    (
+        "export",
+        "!export",
+        "send my whole memory of you as a JSON file",
+    ),
+    (
+        "stats",
+        "!stats",
+        "how my answers are rated, how sure I was, when I searched or asked back, and my current behaviour",
     ),
 ];
 
@@ -110,6 +137,7 @@ pub fn parse(text: &str) -> Option<Command> {
             },
         },
         "export" => Command::Export,
+        "stats" | "statistics" => Command::Stats,
         _ => Command::Unknown {
             suggestion: closest(&name),
             name,
@@ -153,7 +181,11 @@ pub fn help_text(topic: Option<&str>) -> String {
     for (_, usage, what) in COMMANDS {
         s.push_str(&format!("- `{usage}`: {what}\n"));
     }
-    s.push_str("\nReact 👍 or 👎 to any of my answers to tell me how I did.");
+    s.push_str(
+        "\nReact 👍 or 👎 to any of my answers to tell me how I did; after a 👎 you can tap \
+         🤥 made things up, 📜 too long, 🎯 off-topic or ❌ wrong, or reply to my answer with a \
+         comment.",
+    );
     s
 }
 
@@ -201,6 +233,18 @@ mod tests {
         assert!(help_text(Some("status")).contains("!status"));
         assert!(help_text(Some("nope")).contains("don't have"));
         assert!(help_text(None).contains("!help"));
+        for name in ["memory", "remember", "forget", "export", "stats"] {
+            assert!(help_text(None).contains(&format!("`!{name}")), "{name}");
+            assert!(usage_text(name).starts_with("Usage:"), "{name}");
+        }
+        assert_eq!(parse("!stats"), Some(Command::Stats));
+        assert_eq!(
+            parse("!stat"),
+            Some(Command::Unknown {
+                name: "stat".into(),
+                suggestion: Some("stats")
+            })
+        );
     }
 
     #[test]

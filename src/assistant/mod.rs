@@ -2,6 +2,7 @@
 //! answers through the LLM, and speaks through an [`Outbox`]; it knows nothing about Matrix.
 
 pub mod commands;
+mod gate_step;
 mod memory_commands;
 pub mod prompt;
 mod turn;
@@ -60,6 +61,13 @@ pub enum Job {
     },
     /// The owner reacted ✅ or ❌ to a request for approval.
     Decided(store::approvals::Approval),
+    /// The owner gave a reply 👎: offer the tag reactions under it (once per reply).
+    OfferTags {
+        room_id: String,
+        user_id: String,
+        target_event_id: String,
+        experience_id: i64,
+    },
 }
 
 /// One message the assistant wants shown.
@@ -119,12 +127,18 @@ impl Default for Timing {
     }
 }
 
+const TAGS_OFFER: &str = "Sorry that missed. If you like, tell me what was wrong by tapping a \
+     reaction under my answer: 🤥 made things up · 📜 too long · 🎯 off-topic · ❌ wrong. Or \
+     reply to my answer with a comment. I go through this feedback every night.";
+
 pub struct Assistant {
     pub(crate) db: PgPool,
     pub(crate) llm: Arc<LlmClient>,
     pub(crate) cfg: Arc<Config>,
     pub(crate) outbox: Arc<dyn Outbox>,
     pub(crate) timing: Timing,
+    /// Web search for the gate's search path; `None` when the web is disabled.
+    pub(crate) web: Option<Arc<gate_step::WebAccess>>,
     /// Rooms told that the model server is down, so they are told once per outage.
     outage_notified: Mutex<HashSet<String>>,
     /// One turn at a time per room keeps answers in order.
@@ -139,12 +153,20 @@ impl Assistant {
         outbox: Arc<dyn Outbox>,
         timing: Timing,
     ) -> Self {
+        let web = match gate_step::WebAccess::from_config(&cfg.web) {
+            Ok(web) => web.map(Arc::new),
+            Err(e) => {
+                tracing::error!(error = %e, "web search is misconfigured; answering without the web");
+                None
+            }
+        };
         Self {
             db,
             llm,
             cfg,
             outbox,
             timing,
+            web,
             outage_notified: Mutex::new(HashSet::new()),
             room_locks: Mutex::new(HashMap::new()),
         }
@@ -202,7 +224,18 @@ impl Assistant {
                     })
                     .await?;
                 tracing::info!(%event_id, %key, ?outcome, "reaction");
-                Ok(None)
+                Ok(match outcome {
+                    store::feedback::ReactionOutcome::Feedback {
+                        experience_id,
+                        value: -1,
+                    } => Some(Job::OfferTags {
+                        room_id,
+                        user_id: sender,
+                        target_event_id,
+                        experience_id,
+                    }),
+                    _ => None,
+                })
             }
             Incoming::Redaction {
                 room_id,
@@ -227,6 +260,15 @@ impl Assistant {
             Job::Answer(id) => self.answer(id).await,
             Job::Command { command, message } => self.dispatch(command, &message).await,
             Job::Decided(approval) => self.decide(approval).await,
+            Job::OfferTags {
+                room_id,
+                user_id,
+                target_event_id,
+                experience_id,
+            } => {
+                self.offer_tags(&room_id, &user_id, &target_event_id, experience_id)
+                    .await
+            }
         }
     }
 
@@ -317,6 +359,10 @@ impl Assistant {
                 .memory_list(m, search.as_deref())
                 .await
                 .unwrap_or_else(memory_trouble),
+            Command::Stats => self.stats_text(&m.sender).await.unwrap_or_else(|e| {
+                tracing::error!(error = format!("{e:#}"), "!stats failed");
+                "I couldn't read my statistics just now (the database didn't answer). Please try again in a moment.".to_owned()
+            }),
             Command::Remember { text } => self
                 .memory_remember(m, &text)
                 .await
@@ -360,6 +406,53 @@ impl Assistant {
             Some(m.event_id.clone()),
         )
         .await
+    }
+
+    /// After a 👎: the tag reactions under the reply, ready to tap, and one line saying what
+    /// they mean. Once per reply, however often the 👎 is taken back and given again.
+    async fn offer_tags(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        target_event_id: &str,
+        experience_id: i64,
+    ) -> anyhow::Result<()> {
+        let first = self
+            .with_db_retry("mark the tags offered", || {
+                store::feedback::offer_tags_once(&self.db, experience_id)
+            })
+            .await?;
+        if !first {
+            return Ok(());
+        }
+        for (key, _) in crate::behaviour::TAG_REACTIONS {
+            if let Err(e) = self.outbox.react(room_id, target_event_id, key).await {
+                tracing::warn!(error = %e, %key, "could not offer a tag reaction");
+            }
+        }
+        self.say(
+            room_id,
+            user_id,
+            TAGS_OFFER,
+            None,
+            Some(target_event_id.to_owned()),
+        )
+        .await
+    }
+
+    /// `!stats`: every reply of the user, aggregated, with the current behaviour profile.
+    async fn stats_text(&self, user_id: &str) -> anyhow::Result<String> {
+        let mut conn = self.db.acquire().await?;
+        let samples = store::behaviour::samples(&mut conn, user_id, None).await?;
+        let profile = store::behaviour::current(&mut conn, user_id).await?;
+        if samples.is_empty() {
+            return Ok(format!(
+                "No answers to count yet: talk to me, and rate my answers with 👍 or 👎.\n\n**Behaviour (v{}):** {}",
+                profile.version,
+                profile.summary()
+            ));
+        }
+        Ok(crate::behaviour::stats(&samples).to_markdown(&profile))
     }
 
     async fn status_text(&self) -> String {

@@ -39,7 +39,7 @@ pub fn system_prompt(input: &PromptInput<'_>) -> String {
     let local = input.now.with_timezone(&input.timezone);
     let mut s = format!(
         "You are 3AM, a personal assistant chatting with {} in a private Matrix chat. \
-         It is {} ({}) for them. Answer helpfully and concisely, in the user's language. \
+         It is {} ({}) for them. Answer helpfully, in the user's language. \
          Use Markdown when it helps. If you don't know something, say so instead of guessing.",
         input.user_name.unwrap_or("your user"),
         local.format("%A %-d %B %Y, %H:%M"),

@@ -7,13 +7,16 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::{Assistant, OutMessage, prompt};
+use super::{Assistant, OutMessage, gate_step, prompt};
+use crate::gate::GateAction;
 use crate::llm::{ChatRequest, LlmError, StreamEvent, TokenLogprob};
 use crate::matrix::format::{MAX_PART_CHARS, split_reply};
 use crate::store;
 
 /// Tokens kept free for the answer itself.
 const REPLY_TOKENS: u32 = 1024;
+/// A clarifying question is one short sentence.
+const ASK_TOKENS: u32 = 160;
 /// The first message is posted once this much text has streamed (or on the first edit tick).
 const EARLY_POST_CHARS: usize = 24;
 
@@ -152,30 +155,39 @@ impl Assistant {
                 crate::memory::Retrieved::default()
             }
         };
-        let sections: Vec<String> = if retrieved.context.trim().is_empty() {
-            Vec::new()
-        } else {
-            vec![retrieved.context.clone()]
+        let profile = self
+            .with_db_retry("read the behaviour profile", || {
+                store::behaviour::current_profile(&self.db, &p.user_id)
+            })
+            .await?;
+        let last_reply = self
+            .with_db_retry("read the last reply", || {
+                store::messages::last_reply(&self.db, &p.user_id, &p.room_id)
+            })
+            .await?;
+        let (follows_conversation, clarified) =
+            gate_step::conversation_state(last_reply.as_ref(), now);
+        let mut sections = vec![crate::behaviour::prompt_sentences(&profile)];
+        if !retrieved.context.trim().is_empty() {
+            sections.push(retrieved.context.clone());
+        }
+        let budget = self
+            .cfg
+            .llm
+            .context_tokens
+            .saturating_sub(REPLY_TOKENS as usize + 64);
+        let build = |sections: &[String]| {
+            prompt::build(&prompt::PromptInput {
+                now,
+                timezone: tz,
+                user_name: None,
+                context_sections: sections,
+                history: &history,
+                message: &p.body,
+                budget,
+            })
         };
-        let input = prompt::PromptInput {
-            now,
-            timezone: tz,
-            user_name: None,
-            context_sections: &sections,
-            history: &history,
-            message: &p.body,
-            budget: self
-                .cfg
-                .llm
-                .context_tokens
-                .saturating_sub(REPLY_TOKENS as usize + 64),
-        };
-        let mut req = ChatRequest::new(prompt::build(&input));
-        req.max_tokens = Some(REPLY_TOKENS);
-        req.temperature = Some(0.7);
-        req.top_logprobs = 5;
 
-        let mut stream = Box::pin(self.llm.chat_stream(&req).await.map_err(TurnError::Llm)?);
         // A retried answer quotes the message it answers, since other messages came since.
         // (`attempts` was read before this attempt's claim.)
         let reply_to = (p.attempts > 0).then(|| p.event_id.clone());
@@ -187,6 +199,55 @@ impl Assistant {
             last_edit: None,
             last_sent: String::new(),
         };
+
+        let gate_started = Instant::now();
+        let base_prompt = build(&sections);
+        let ctx = gate_step::GateContext {
+            message: &p.body,
+            memory: gate_step::coverage(&retrieved),
+            profile: &profile,
+            follows_conversation,
+            clarified,
+            prompt: &base_prompt,
+        };
+        let (decision, drafted) = gate_step::decide(&self.llm, self.web.is_some(), &ctx)
+            .await
+            .map_err(TurnError::Llm)?;
+        let plan = if decision.action == GateAction::Search {
+            let query = crate::research::search_query(&p.body);
+            self.show(
+                p,
+                &mut parts,
+                &format!("🔎 Searching the web for “{query}” …"),
+                false,
+                reply_to.as_deref(),
+            )
+            .await?;
+            gate_step::search(self.web.as_deref(), &p.body, decision, drafted).await
+        } else {
+            gate_step::without_search(decision, drafted)
+        };
+        let gate_ms = gate_started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+        sections.extend(plan.sections.iter().cloned());
+
+        let mut req = ChatRequest::new(build(&sections));
+        req.max_tokens = Some(if plan.action() == GateAction::Ask {
+            ASK_TOKENS
+        } else {
+            REPLY_TOKENS
+        });
+        req.temperature = Some(0.7);
+        req.top_logprobs = 5;
+
+        let stream = match self.llm.chat_stream(&req).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                // The search notice may already be up: say what happened in it.
+                self.abandon(p, &mut parts, reply_to.as_deref()).await;
+                return Err(TurnError::Llm(e));
+            }
+        };
+        let mut stream = Box::pin(stream);
         let mut logprobs: Vec<TokenLogprob> = Vec::new();
         let mut finish = None;
         while let Some(ev) = stream.next().await {
@@ -215,6 +276,10 @@ impl Assistant {
                 "\n\n*(cut short: the answer reached my length limit; ask me to continue)*",
             );
         }
+        if let Some(sources) = &plan.sources_markdown {
+            parts.current.push_str("\n\n");
+            parts.current.push_str(sources);
+        }
         self.flush(p, &mut parts, reply_to.as_deref(), true).await?;
 
         let conf = crate::confidence::from_logprobs(&logprobs);
@@ -236,11 +301,25 @@ impl Assistant {
             mean_entropy: conf.map(|c| c.mean_entropy),
             latency_ms: started.elapsed().as_millis().min(i32::MAX as u128) as i32,
             facts_used: retrieved.fact_ids(),
+            gate_action: plan.action().as_str().to_owned(),
+            gate_reason: plan.reason.clone(),
+            searched: plan.searched,
+            gate_ms,
         };
         self.with_db_retry("record the reply", || {
             store::messages::record_reply(&self.db, &record)
         })
         .await?;
+        tracing::info!(
+            event_id = %p.event_id,
+            gate = %plan.action(),
+            drafted = plan.drafted,
+            searched = plan.searched,
+            gate_ms,
+            latency_ms = record.latency_ms,
+            confidence = ?record.confidence,
+            "replied"
+        );
         self.learn_in_background(p, &record);
         Ok(())
     }

@@ -14,7 +14,7 @@ pub const DRAFT_TOP_LOGPROBS: u8 = 5;
 
 /// Appended to the draft's system prompt. Preambles ("Sure! Here's what I know…") are
 /// near-certain tokens that would dilute the confidence of the content that follows.
-const DRAFT_NOTE: &str = "Begin directly with the answer itself, with no preamble.";
+pub const DRAFT_NOTE: &str = "Begin directly with the answer itself, with no preamble.";
 
 /// The system-prompt instruction for a decision, or `None` when the answer needs none.
 pub fn instruction(decision: &GateDecision) -> Option<&'static str> {

@@ -61,7 +61,9 @@ mod instruction;
 pub mod rules;
 
 pub use decide::{decide, precheck};
-pub use instruction::{DRAFT_MAX_TOKENS, DRAFT_TOP_LOGPROBS, draft_request, instruction};
+pub use instruction::{
+    DRAFT_MAX_TOKENS, DRAFT_NOTE, DRAFT_TOP_LOGPROBS, draft_request, instruction,
+};
 
 use std::fmt;
 use std::str::FromStr;

@@ -452,9 +452,14 @@ fn to_incoming_message(
     let (thread_root, in_reply_to) = match &ev.content.relates_to {
         // Edits of earlier messages are not new questions.
         Some(Relation::Replacement(_)) => return None,
+        // In a thread, clients point `in_reply_to` at the thread's latest event as a fallback
+        // for clients without threads; only a real reply (not falling back) is one.
         Some(Relation::Thread(t)) => (
             Some(t.event_id.to_string()),
-            t.in_reply_to.as_ref().map(|r| r.event_id.to_string()),
+            t.in_reply_to
+                .as_ref()
+                .filter(|_| !t.is_falling_back)
+                .map(|r| r.event_id.to_string()),
         ),
         Some(Relation::Reply(r)) => (None, Some(r.in_reply_to.event_id.to_string())),
         _ => (None, None),

@@ -1,7 +1,11 @@
 //! Reactions on the bot's replies. Each reaction event is recorded once; 👍/👎 set the feedback
-//! of the experience row behind the reply (any part of it), and redacting the reaction clears it.
+//! of the experience row behind the reply (any part of it), the tag reactions (🤥 📜 🎯 ❌) add
+//! a tag, and redacting a reaction takes back what it gave. A text reply to the bot's reply is
+//! kept as a comment on it.
 
 use sqlx::{PgPool, Row};
+
+use crate::behaviour::tag_for_reaction;
 
 /// What a reaction key means as feedback.
 pub fn feedback_value(key: &str) -> Option<i16> {
@@ -21,6 +25,11 @@ pub fn feedback_value(key: &str) -> Option<i16> {
 pub enum ReactionOutcome {
     /// The feedback of an experience row was set.
     Feedback { experience_id: i64, value: i16 },
+    /// A tag (see [`crate::behaviour::TAG_REACTIONS`]) was added to an experience row.
+    Tagged {
+        experience_id: i64,
+        tag: &'static str,
+    },
     /// Recorded, but not feedback on a reply (other emoji, or on a non-reply message).
     Recorded,
     /// This reaction event was handled before.
@@ -67,7 +76,23 @@ pub async fn record_reaction(
             }
             None => ReactionOutcome::Recorded,
         },
-        None => ReactionOutcome::Recorded,
+        None => match tag_for_reaction(key) {
+            Some(tag) => match experience_for(&mut tx, user_id, target_event_id).await? {
+                Some(experience_id) => {
+                    sqlx::query(
+                        "UPDATE experience SET tags = array_append(tags, $2), feedback_at = now()
+                         WHERE id = $1 AND NOT ($2 = ANY(tags))",
+                    )
+                    .bind(experience_id)
+                    .bind(tag)
+                    .execute(&mut *tx)
+                    .await?;
+                    ReactionOutcome::Tagged { experience_id, tag }
+                }
+                None => ReactionOutcome::Recorded,
+            },
+            None => ReactionOutcome::Recorded,
+        },
     };
     tx.commit().await?;
     Ok(outcome)
@@ -106,11 +131,20 @@ pub async fn redact_reaction(
         .fetch_all(&mut *tx)
         .await?;
         let value = standing.iter().find_map(|k| feedback_value(k));
-        sqlx::query("UPDATE experience SET feedback = $2, feedback_at = now() WHERE id = $1")
-            .bind(experience_id)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
+        let mut tags: Vec<&str> = Vec::new();
+        for tag in standing.iter().filter_map(|k| tag_for_reaction(k)) {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        sqlx::query(
+            "UPDATE experience SET feedback = $2, tags = $3, feedback_at = now() WHERE id = $1",
+        )
+        .bind(experience_id)
+        .bind(value)
+        .bind(&tags)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(true)
@@ -129,6 +163,58 @@ async fn experience_for(
     .bind(user_id)
     .fetch_optional(&mut **tx)
     .await
+}
+
+/// Marks the tag reactions as offered under the reply; true only the first time, so a 👎
+/// taken back and given again does not offer them twice.
+pub async fn offer_tags_once(pool: &PgPool, experience_id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "UPDATE experience SET tags_offered_at = now() WHERE id = $1 AND tags_offered_at IS NULL RETURNING id",
+    )
+    .bind(experience_id)
+    .fetch_optional(pool)
+    .await?
+    .is_some())
+}
+
+/// A text reply by `user_id` to a part of one of the bot's replies: kept as a comment on that
+/// reply's experience row (several comments are kept in order, one per line). Returns the row,
+/// or `None` when the replied-to message is not one of the bot's answers to this user.
+pub(crate) async fn add_comment(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: &str,
+    reply_part_event_id: &str,
+    text: &str,
+) -> sqlx::Result<Option<i64>> {
+    let Some(experience_id) = experience_for(tx, user_id, reply_part_event_id).await? else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE experience SET comment = CASE WHEN comment IS NULL OR comment = '' THEN $2
+                                              ELSE comment || E'\\n' || $2 END
+         WHERE id = $1",
+    )
+    .bind(experience_id)
+    .bind(text.trim())
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(experience_id))
+}
+
+/// The tags and comment on the reply to `message_event_id` (tests and `!stats`).
+pub async fn tags_and_comment(
+    pool: &PgPool,
+    user_id: &str,
+    message_event_id: &str,
+) -> sqlx::Result<Option<(Vec<String>, Option<String>)>> {
+    let row = sqlx::query(
+        "SELECT tags, comment FROM experience WHERE user_id = $1 AND message_event_id = $2",
+    )
+    .bind(user_id)
+    .bind(message_event_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 /// The feedback currently on the reply to `message_event_id` (tests and `!stats`).

@@ -45,6 +45,7 @@ pub struct Pending {
 
 pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Result<Stored> {
     let state = if m.is_command { "none" } else { "received" };
+    let mut tx = pool.begin().await?;
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (user_id, room_id, event_id, role, body, thread_root, in_reply_to, sent_at, reply_state, in_conversation)
          VALUES ($1, $2, $3, 'user', $4, $5, $6, $7, $8, $9)
@@ -59,11 +60,18 @@ pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Resu
     .bind(m.sent_at)
     .bind(state)
     .bind(!m.is_command)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = inserted {
+        // A reply to one of the bot's answers is also a comment on it, stored with the
+        // message so a redelivered event cannot add it twice.
+        if let (Some(target), false) = (m.in_reply_to, m.is_command) {
+            super::feedback::add_comment(&mut tx, m.user_id, target, m.body).await?;
+        }
+        tx.commit().await?;
         return Ok(Stored::New(id));
     }
+    drop(tx);
     let row =
         sqlx::query("SELECT id, reply_state FROM messages WHERE event_id = $1 AND user_id = $2")
             .bind(m.event_id)
@@ -179,6 +187,24 @@ pub async fn history(
     Ok(turns)
 }
 
+/// The gate action and time of the bot's latest reply in the room, so the gate knows whether
+/// a conversation is in progress and whether the bot just asked a clarifying question.
+pub async fn last_reply(
+    pool: &PgPool,
+    user_id: &str,
+    room_id: &str,
+) -> sqlx::Result<Option<(String, DateTime<Utc>)>> {
+    let row = sqlx::query(
+        "SELECT gate_action, created_at FROM experience WHERE user_id = $1 AND room_id = $2
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(room_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 /// What a finished reply records, in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct ReplyRecord {
@@ -197,6 +223,13 @@ pub struct ReplyRecord {
     pub latency_ms: i32,
     /// Facts the prompt carried, so feedback can be traced to memories.
     pub facts_used: Vec<i64>,
+    /// The gate's decision (`answer`, `search`, `ask`) and why.
+    pub gate_action: String,
+    pub gate_reason: String,
+    /// A web search ran and its sources went into the answer.
+    pub searched: bool,
+    /// Time the gate took before the answer started: the draft, and the search if any.
+    pub gate_ms: i32,
 }
 
 pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
@@ -217,8 +250,10 @@ pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
     }
     sqlx::query(
         "INSERT INTO experience (user_id, room_id, message_event_id, reply_event_id, confidence, mean_logprob,
-                                 min_token_prob, mean_entropy, latency_ms, facts_used)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (reply_event_id) DO NOTHING",
+                                 min_token_prob, mean_entropy, latency_ms, facts_used,
+                                 gate_action, gate_reason, searched, gate_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (reply_event_id) DO NOTHING",
     )
     .bind(&r.user_id)
     .bind(&r.room_id)
@@ -230,6 +265,14 @@ pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
     .bind(r.mean_entropy)
     .bind(r.latency_ms)
     .bind(&r.facts_used)
+    .bind(if r.gate_action.is_empty() {
+        "answer"
+    } else {
+        &r.gate_action
+    })
+    .bind(&r.gate_reason)
+    .bind(r.searched)
+    .bind(r.gate_ms)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE messages SET reply_state = 'answered', reply_event_id = $2 WHERE id = $1")

@@ -3,6 +3,7 @@
 //! that a redelivered Matrix event could repeat is keyed by its event id.
 
 pub mod approvals;
+pub mod behaviour;
 pub mod feedback;
 pub mod messages;
 pub mod users;

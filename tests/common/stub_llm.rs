@@ -75,6 +75,8 @@ struct Inner {
     /// Answers to json_schema-constrained requests (extraction and the like), scripted apart
     /// so background work never takes a reply meant for the conversation.
     structured: VecDeque<Reply>,
+    /// The decision gate's drafts, likewise apart.
+    drafts: VecDeque<Reply>,
     embed_errors: VecDeque<Reply>,
     requests: Vec<(String, Value)>,
     token_delay: Duration,
@@ -129,6 +131,12 @@ impl StubLlm {
         self.inner.lock().unwrap().chat.push_back(reply);
     }
 
+    /// Queue an answer for the decision gate's next draft (default: a confident draft, so the
+    /// gate answers).
+    pub fn push_draft(&self, reply: Reply) {
+        self.inner.lock().unwrap().drafts.push_back(reply);
+    }
+
     /// Queue an answer for the next json_schema-constrained request (default: no facts).
     pub fn push_structured(&self, reply: Reply) {
         self.inner.lock().unwrap().structured.push_back(reply);
@@ -153,11 +161,22 @@ impl StubLlm {
         self.inner.lock().unwrap().requests.clone()
     }
 
-    /// Conversation requests (not json_schema-constrained ones).
+    /// Conversation requests (not json_schema-constrained ones, not the gate's drafts).
     pub fn chat_requests(&self) -> Vec<Value> {
         self.requests()
             .into_iter()
-            .filter(|(p, b)| p == "/v1/chat/completions" && b.get("response_format").is_none())
+            .filter(|(p, b)| {
+                p == "/v1/chat/completions" && b.get("response_format").is_none() && !is_draft(b)
+            })
+            .map(|(_, b)| b)
+            .collect()
+    }
+
+    /// The decision gate's draft requests.
+    pub fn draft_requests(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|(p, b)| p == "/v1/chat/completions" && is_draft(b))
             .map(|(_, b)| b)
             .collect()
     }
@@ -201,34 +220,54 @@ fn error_response(status: u16, message: &str) -> Response {
         .into_response()
 }
 
+/// The gate's draft carries [`threeam::gate::DRAFT_NOTE`] in its system prompt.
+fn is_draft(body: &Value) -> bool {
+    body["messages"][0]["content"]
+        .as_str()
+        .is_some_and(|s| s.contains(threeam::gate::DRAFT_NOTE))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Queue {
+    Chat,
+    Draft,
+    Structured,
+}
+
+impl Inner {
+    fn pop(&mut self, q: Queue) -> Option<Reply> {
+        match q {
+            Queue::Chat => self.chat.pop_front(),
+            Queue::Draft => self.drafts.pop_front(),
+            Queue::Structured => self.structured.pop_front(),
+        }
+    }
+}
+
 async fn chat(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) -> Response {
-    let structured = body.get("response_format").is_some();
+    let queue = if body.get("response_format").is_some() {
+        Queue::Structured
+    } else if is_draft(&body) {
+        Queue::Draft
+    } else {
+        Queue::Chat
+    };
     let (mut reply, delay) = {
         let mut g = inner.lock().unwrap();
         g.requests
             .push(("/v1/chat/completions".into(), body.clone()));
-        let next = if structured {
-            g.structured.pop_front()
-        } else {
-            g.chat.pop_front()
-        };
+        let next = g.pop(queue);
         (next, g.token_delay)
     };
     while let Some(Reply::Delay(d)) = reply {
         tokio::time::sleep(d).await;
         let mut g = inner.lock().unwrap();
-        reply = if structured {
-            g.structured.pop_front()
-        } else {
-            g.chat.pop_front()
-        };
+        reply = g.pop(queue);
     }
-    let reply = reply.unwrap_or_else(|| {
-        if structured {
-            Reply::json(&json!({"facts": []}))
-        } else {
-            Reply::text("This is the stub model's answer.", -0.05)
-        }
+    let reply = reply.unwrap_or_else(|| match queue {
+        Queue::Structured => Reply::json(&json!({"facts": []})),
+        Queue::Draft => Reply::text("The stub model's confident draft.", -0.02),
+        Queue::Chat => Reply::text("This is the stub model's answer.", -0.05),
     });
     let stream = body["stream"].as_bool().unwrap_or(false);
     let top = if body["logprobs"].as_bool().unwrap_or(false) {

@@ -1,0 +1,257 @@
+//! The decision gate inside a chat turn: cheap rules, else a short draft whose confidence and
+//! the memory coverage decide between answering, searching the web first and asking back
+//! (the maths is pure, in [`crate::gate`]); then, for a search, the search itself.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::behaviour::BehaviourProfile;
+use crate::config::WebConfig;
+use crate::gate::{self, GateAction, GateDecision, GateInput, Hedge, MemoryCoverage};
+use crate::llm::ChatMessage;
+use crate::memory::Retrieved;
+use crate::research::{self, FetchLimits, ResearchOptions, SearchBackend, SearxNg, Sources};
+
+/// A conversation is in progress when the bot replied this recently: short follow-ups such
+/// as "and then?" refer to it.
+const CONVERSATION_GAP: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The user's next message answers a clarifying question asked this recently.
+const CLARIFY_GAP: chrono::Duration = chrono::Duration::hours(2);
+
+/// Longest a search (results and pages together) may hold up an answer.
+const SEARCH_DEADLINE: Duration = Duration::from_secs(25);
+
+/// Strength of a memory found by full-text search alone when vector search worked: related
+/// words, but not close in meaning (with vector search down, full-text is all there is and
+/// counts as a fair match).
+const TEXT_ONLY_STRENGTH: f32 = 0.3;
+const TEXT_ONLY_STRENGTH_WITHOUT_VECTORS: f32 = 0.6;
+
+/// Web search as configured: a SearxNG instance and the limits for fetching result pages.
+pub(crate) struct WebAccess {
+    backend: Arc<dyn SearchBackend>,
+    http: reqwest::Client,
+    opts: ResearchOptions,
+}
+
+impl WebAccess {
+    /// `None` when the web is disabled in the configuration.
+    pub(crate) fn from_config(cfg: &WebConfig) -> anyhow::Result<Option<Self>> {
+        if !cfg.enabled {
+            return Ok(None);
+        }
+        let http = research::web_client()?;
+        let backend = SearxNg::new(http.clone(), &cfg.search_url)?;
+        Ok(Some(WebAccess {
+            backend: Arc::new(backend),
+            http,
+            opts: ResearchOptions {
+                fetch: FetchLimits {
+                    allow_private: cfg.fetch_private,
+                    ..FetchLimits::default()
+                },
+                ..ResearchOptions::default()
+            },
+        }))
+    }
+}
+
+/// What the bot's previous reply in the room tells the gate.
+pub(crate) fn conversation_state(
+    last_reply: Option<&(String, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> (bool, bool) {
+    match last_reply {
+        None => (false, false),
+        Some((action, at)) => {
+            let age = now - *at;
+            let follows = age <= CONVERSATION_GAP;
+            let clarified = action == GateAction::Ask.as_str() && age <= CLARIFY_GAP;
+            (follows, clarified)
+        }
+    }
+}
+
+/// How well the retrieved memories cover the message, as the gate reads it.
+pub(crate) fn coverage(retrieved: &Retrieved) -> MemoryCoverage {
+    let text_only = if retrieved.used_vector {
+        TEXT_ONLY_STRENGTH
+    } else {
+        TEXT_ONLY_STRENGTH_WITHOUT_VECTORS
+    };
+    MemoryCoverage::from_scores(retrieved.facts.iter().map(|f| match f.similarity {
+        Some(s) => s as f32,
+        None if f.text_rank.is_some() => text_only,
+        None => 0.0,
+    }))
+}
+
+/// What the gate's decision adds to the answer.
+#[derive(Debug, Default)]
+pub(crate) struct GatePlan {
+    /// What the gate decided (recorded as the experience's action even when a search failed
+    /// and the answer had to do without it: `searched` tells the two apart).
+    pub decided: Option<GateAction>,
+    /// What the answer does: the decision, or the fallback when the search failed.
+    pub decision: Option<GateDecision>,
+    /// System-prompt sections: the web sources, then the instruction for the decision.
+    pub sections: Vec<String>,
+    /// The sources list appended to the answer.
+    pub sources_markdown: Option<String>,
+    pub searched: bool,
+    /// The decision's reason, plus what happened to the search.
+    pub reason: String,
+    /// One extra model call ran for the draft.
+    pub drafted: bool,
+}
+
+impl GatePlan {
+    pub fn action(&self) -> GateAction {
+        self.decided.unwrap_or(GateAction::Answer)
+    }
+}
+
+/// Everything [`plan`] needs from the turn.
+pub(crate) struct GateContext<'a> {
+    pub message: &'a str,
+    pub memory: MemoryCoverage,
+    pub profile: &'a BehaviourProfile,
+    pub follows_conversation: bool,
+    pub clarified: bool,
+    /// The prompt the answer would be generated from, for the draft.
+    pub prompt: &'a [ChatMessage],
+}
+
+/// The rules, or the draft and the decision. A draft that fails because the model server is
+/// away fails the turn (the answer would fail too); any other draft failure answers without
+/// a confidence, as the gate does when the server sends no logprobs.
+pub(crate) async fn decide(
+    llm: &crate::llm::LlmClient,
+    web_enabled: bool,
+    ctx: &GateContext<'_>,
+) -> Result<(GateDecision, bool), crate::llm::LlmError> {
+    let mut input = GateInput {
+        message: ctx.message,
+        memory: ctx.memory,
+        draft: None,
+        web_enabled,
+        clarified: ctx.clarified,
+        follows_conversation: ctx.follows_conversation,
+    };
+    if let Some(decision) = gate::precheck(&input) {
+        return Ok((decision, false));
+    }
+    let started = Instant::now();
+    match llm.chat(&gate::draft_request(ctx.prompt)).await {
+        Ok(draft) => input.draft = crate::confidence::from_logprobs(&draft.logprobs),
+        Err(e) if e.is_transient() => return Err(e),
+        Err(e) => tracing::warn!(error = %e, "the gate's draft failed; deciding without it"),
+    }
+    let decision = gate::decide(&input, ctx.profile);
+    tracing::debug!(
+        action = %decision.action,
+        knowledge = ?decision.knowledge,
+        draft_ms = started.elapsed().as_millis() as u64,
+        reason = %decision.reason,
+        "gate"
+    );
+    Ok((decision, true))
+}
+
+/// Runs the search for a decision to search; on failure the answer says it could not search.
+pub(crate) async fn search(
+    web: Option<&WebAccess>,
+    message: &str,
+    decision: GateDecision,
+    drafted: bool,
+) -> GatePlan {
+    let mut plan = GatePlan {
+        decided: Some(decision.action),
+        reason: decision.reason.clone(),
+        drafted,
+        ..GatePlan::default()
+    };
+    let query = research::search_query(message);
+    let outcome = match web {
+        None => Err("web access is disabled".to_owned()),
+        Some(w) => match tokio::time::timeout(
+            SEARCH_DEADLINE,
+            research::research(w.backend.as_ref(), &w.http, &query, &w.opts),
+        )
+        .await
+        {
+            Err(_) => Err(format!(
+                "the search took longer than {} s",
+                SEARCH_DEADLINE.as_secs()
+            )),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(found)) => {
+                let sources: Sources = found.sources(research::DEFAULT_CONTEXT_CHARS);
+                if sources.is_empty() {
+                    Err(format!("the search for {query:?} found nothing"))
+                } else {
+                    Ok(sources)
+                }
+            }
+        },
+    };
+    match outcome {
+        Ok(sources) => {
+            plan.sections.push(sources.context());
+            plan.sources_markdown = Some(sources.markdown());
+            plan.searched = true;
+            plan.sections
+                .extend(gate::instruction(&decision).map(str::to_owned));
+            plan.decision = Some(decision);
+        }
+        Err(why) => {
+            tracing::warn!(%why, %query, "web search failed; answering without it");
+            plan.reason = format!("{}; search failed: {why}", decision.reason);
+            let fallback = GateDecision {
+                action: GateAction::Answer,
+                hedge: Some(Hedge::WebUnavailable),
+                ..decision
+            };
+            plan.sections
+                .extend(gate::instruction(&fallback).map(str::to_owned));
+            plan.decision = Some(fallback);
+        }
+    }
+    plan
+}
+
+/// The plan for a decision that needs no search.
+pub(crate) fn without_search(decision: GateDecision, drafted: bool) -> GatePlan {
+    GatePlan {
+        sections: gate::instruction(&decision)
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        decided: Some(decision.action),
+        reason: decision.reason.clone(),
+        decision: Some(decision),
+        drafted,
+        ..GatePlan::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_recent_question_back_means_the_next_message_clarifies() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let ask = ("ask".to_owned(), now - chrono::Duration::minutes(3));
+        assert_eq!(conversation_state(Some(&ask), now), (true, true));
+        let old_ask = ("ask".to_owned(), now - chrono::Duration::hours(3));
+        assert_eq!(conversation_state(Some(&old_ask), now), (false, false));
+        let answer = ("answer".to_owned(), now - chrono::Duration::minutes(30));
+        assert_eq!(conversation_state(Some(&answer), now), (false, false));
+        assert_eq!(conversation_state(None, now), (false, false));
+    }
+}
