@@ -171,7 +171,10 @@ async fn a_confident_draft_means_a_plain_answer_with_the_profile_in_the_prompt()
     assert_eq!(draft["stream"], false);
     let system = answer_system_prompt(&stub);
     assert!(system.contains("very short"), "profile sentence: {system}");
-    assert!(!system.contains("not sure"), "no hedge instruction: {system}");
+    assert!(
+        !system.contains("not sure"),
+        "no hedge instruction: {system}"
+    );
     assert_eq!(final_text(&r.out), "Lyon is in France, on the Rhône.");
     let row = experience(&r.db, "$q").await;
     assert_eq!(row.action, "answer");
@@ -213,9 +216,15 @@ async fn an_unsure_draft_searches_the_web_and_the_answer_cites_its_sources() {
         })
         .collect();
     assert_eq!(sends.len(), 1, "{sends:?}");
-    assert!(sends[0].starts_with("🔎 Searching the web for"), "{sends:?}");
+    assert!(
+        sends[0].starts_with("🔎 Searching the web for"),
+        "{sends:?}"
+    );
     let text = final_text(&r.out);
-    assert!(text.starts_with("Barn owls live on every continent"), "{text}");
+    assert!(
+        text.starts_with("Barn owls live on every continent"),
+        "{text}"
+    );
     assert!(text.contains("From a web search"), "{text}");
     assert!(text.contains(&web.url("/pages/owls")), "{text}");
 
@@ -246,8 +255,14 @@ async fn an_explicit_request_searches_without_a_draft() {
         .into_iter()
         .find(|s| s.path == "/search")
         .expect("searched");
-    assert!(q.query.contains("barn+owls") || q.query.contains("barn%20owls"), "{q:?}");
-    assert!(!q.query.contains("look"), "the request around the subject is dropped: {q:?}");
+    assert!(
+        q.query.contains("barn+owls") || q.query.contains("barn%20owls"),
+        "{q:?}"
+    );
+    assert!(
+        !q.query.contains("look"),
+        "the request around the subject is dropped: {q:?}"
+    );
     let row = experience(&r.db, "$s").await;
     assert_eq!((row.action.as_str(), row.searched), ("search", true));
 }
@@ -257,7 +272,10 @@ async fn with_the_web_disabled_it_never_searches_and_says_it_cannot() {
     let stub = StubLlm::start().await;
     let r = rig(&stub, None).await;
     r.assistant
-        .handle(message("$n", "What is the latest news about the Mars rover?"))
+        .handle(message(
+            "$n",
+            "What is the latest news about the Mars rover?",
+        ))
         .await
         .unwrap();
     let row = experience(&r.db, "$n").await;
@@ -301,23 +319,20 @@ async fn a_vague_request_gets_one_question_back_and_the_answer_to_it_is_not_ques
     let stub = StubLlm::start().await;
     stub.push(Reply::text("What would you like me to do?", -0.1));
     let r = rig(&stub, None).await;
-    r.assistant
-        .handle(message("$v", "do that"))
-        .await
-        .unwrap();
+    r.assistant.handle(message("$v", "do that")).await.unwrap();
     let row = experience(&r.db, "$v").await;
     assert_eq!(row.action, "ask", "{row:?}");
     let system = answer_system_prompt(&stub);
-    assert!(system.contains("exactly one short clarifying question"), "{system}");
+    assert!(
+        system.contains("exactly one short clarifying question"),
+        "{system}"
+    );
     let ask_req = stub.chat_requests().last().unwrap().clone();
     assert!(ask_req["max_tokens"].as_u64().unwrap() <= 200);
 
     // The reply to the question is short and vague too, but it is an answer: no second ask.
     stub.push_draft(Reply::text("I", -4.0));
-    r.assistant
-        .handle(message("$v2", "do it"))
-        .await
-        .unwrap();
+    r.assistant.handle(message("$v2", "do it")).await.unwrap();
     let row = experience(&r.db, "$v2").await;
     assert_ne!(row.action, "ask", "{row:?}");
 }

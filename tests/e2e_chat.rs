@@ -410,3 +410,78 @@ async fn facts_learned_in_chat_survive_a_restart_and_are_recalled() {
     );
     rig.stop().await;
 }
+
+/// The feedback loop as a person uses it in Element: 👎 on an answer, the bot puts the tag
+/// reactions under it and says what they mean, the person taps 🤥, replies to the answer with a
+/// comment, and `!stats` counts it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thumbs_down_tags_and_a_comment_in_the_encrypted_room() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+
+    rig.llm
+        .push(Reply::text("Lyon is the capital of Italy.", -0.1));
+    let q = human
+        .send(&room, "Which country is Lyon in?")
+        .await
+        .unwrap();
+    let reply = human.wait_for_reply(&room, &q, T).await.unwrap();
+
+    human.react(&room, &reply.event_id, "👎").await.unwrap();
+    for key in ["🤥", "📜", "🎯", "❌"] {
+        human
+            .wait_for_reaction(&room, T, |r| {
+                r.key == key && r.target == reply.event_id && r.sender.as_str() == rig.bot_id
+            })
+            .await
+            .unwrap_or_else(|e| panic!("the bot offers {key}: {e}"));
+    }
+    let offer = human
+        .wait_for_message(&room, T, |m| {
+            m.sender.as_str() == rig.bot_id && m.body.contains("🤥 made things up")
+        })
+        .await
+        .unwrap();
+    assert!(offer.encrypted);
+
+    human.react(&room, &reply.event_id, "🤥").await.unwrap();
+    rig.llm
+        .push(Reply::text("You're right, Lyon is in France.", -0.1));
+    let c = human
+        .reply_to(&room, &reply.event_id, "Lyon is in France!")
+        .await
+        .unwrap();
+    human.wait_for_reply(&room, &c, T).await.unwrap();
+
+    let pool = rig.db.pool.clone();
+    let (qid, user) = (q.to_string(), ada.clone());
+    eventually("tag and comment recorded", T, || {
+        let (pool, qid, user) = (pool.clone(), qid.clone(), user.clone());
+        async move {
+            threeam::store::feedback::tags_and_comment(&pool, &user, &qid)
+                .await
+                .unwrap()
+                == Some((
+                    vec!["hallucinated".to_owned()],
+                    Some("Lyon is in France!".to_owned()),
+                ))
+        }
+    })
+    .await;
+    assert_eq!(
+        threeam::store::feedback::feedback_for_message(&rig.db.pool, &ada, q.as_str())
+            .await
+            .unwrap(),
+        Some(-1)
+    );
+
+    let s = human.send(&room, "!stats").await.unwrap();
+    let stats = human.wait_for_reply(&room, &s, T).await.unwrap();
+    assert!(stats.body.contains("👎 1"), "{}", stats.body);
+    assert!(stats.body.contains("🤥 hallucinated 1"), "{}", stats.body);
+    rig.stop().await;
+}

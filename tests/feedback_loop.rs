@@ -122,7 +122,10 @@ async fn a_thumbs_down_offers_the_tags_once_and_tags_and_comments_are_kept() {
     a.handle(reaction("$r3", &reply, "📜\u{FE0F}", USER))
         .await
         .unwrap();
-    assert_eq!(tags(&db, "$q1").await.0, vec!["hallucinated", "too_verbose"]);
+    assert_eq!(
+        tags(&db, "$q1").await.0,
+        vec!["hallucinated", "too_verbose"]
+    );
 
     // Someone else's reactions count for nothing.
     a.handle(reaction("$r4", &reply, "🎯", "@eve:localhost"))
@@ -153,9 +156,13 @@ async fn a_thumbs_down_offers_the_tags_once_and_tags_and_comments_are_kept() {
     ))
     .await
     .unwrap();
-    a.handle(message("$c1", "Lyon is in France, you said Italy.", Some(&reply)))
-        .await
-        .unwrap();
+    a.handle(message(
+        "$c1",
+        "Lyon is in France, you said Italy.",
+        Some(&reply),
+    ))
+    .await
+    .unwrap();
     a.handle(message("$c2", "And keep it short.", Some(&reply)))
         .await
         .unwrap();

@@ -430,11 +430,16 @@ impl Assistant {
                 tracing::warn!(error = %e, %key, "could not offer a tag reaction");
             }
         }
+        let thread = self
+            .with_db_retry("look up the reply's thread", || {
+                store::messages::thread_of(&self.db, target_event_id)
+            })
+            .await?;
         self.say(
             room_id,
             user_id,
             TAGS_OFFER,
-            None,
+            thread,
             Some(target_event_id.to_owned()),
         )
         .await

@@ -21,10 +21,7 @@ pub async fn current(conn: &mut PgConnection, user_id: &str) -> sqlx::Result<Beh
         Some(r) => BehaviourProfile {
             version: r.get(0),
             verbosity: r.get(1),
-            unsure_action: r
-                .get::<String, _>(2)
-                .parse()
-                .unwrap_or(UnsureAction::Hedge),
+            unsure_action: r.get::<String, _>(2).parse().unwrap_or(UnsureAction::Hedge),
             search_threshold: r.get(3),
             ask_threshold: r.get(4),
             reason: r.get(5),
@@ -83,10 +80,7 @@ pub async fn samples(
         .into_iter()
         .map(|r| ExperienceSample {
             created_at: r.get(0),
-            gate_action: r
-                .get::<String, _>(1)
-                .parse()
-                .unwrap_or(GateAction::Answer),
+            gate_action: r.get::<String, _>(1).parse().unwrap_or(GateAction::Answer),
             confidence: r.get(2),
             feedback: r.get(3),
             feedback_at: r.get(4),

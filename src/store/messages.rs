@@ -187,6 +187,17 @@ pub async fn history(
     Ok(turns)
 }
 
+/// The thread a stored message belongs to, if any.
+pub async fn thread_of(pool: &PgPool, event_id: &str) -> sqlx::Result<Option<String>> {
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "SELECT thread_root FROM messages WHERE event_id = $1",
+    )
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await?
+    .flatten())
+}
+
 /// The gate action and time of the bot's latest reply in the room, so the gate knows whether
 /// a conversation is in progress and whether the bot just asked a clarifying question.
 pub async fn last_reply(
