@@ -68,6 +68,12 @@ enum Bench {
         #[arg(long, default_value_t = 300)]
         turns: usize,
     },
+    /// The decision gate's cost with the configured model: rule share, draft time vs answer time.
+    Gate {
+        /// Passes over the built-in mix of 20 messages.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Torque Clustering: the MST fast path against the literal O(n^2) method.
     Cluster {
         /// Folder holding the sipu/fcps/graves data sets (d31 is read from it).
@@ -151,6 +157,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let cfg = Config::load(&cli.config)?;
             threeam::bench::turn::run(&cfg, turns).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Gate { rounds },
+        } => {
+            let cfg = Config::load(&cli.config)?;
+            threeam::bench::gate::run(&cfg, rounds).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

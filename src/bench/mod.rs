@@ -1,6 +1,7 @@
 //! Benchmarks run by `threeam bench …`. Each prints its numbers next to a baseline measured
 //! in the same process, so a slower or faster machine does not change the ratio's meaning.
 
+pub mod gate;
 pub mod turn;
 
 /// The `q`-quantile (0..=1) of unsorted samples, nearest-rank.

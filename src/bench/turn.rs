@@ -1,7 +1,8 @@
 //! `threeam bench turn`: the bot's own overhead per chat turn, from the moment an event
-//! reaches the core to the first byte of the request arriving at the model server (so the
-//! model's own time is excluded). The turn runs the real pipeline on a real PostgreSQL: store
-//! the message, claim it, read the conversation, build the prompt, open the stream. The
+//! reaches the core to the first byte of the answer's request arriving at the model server (so
+//! the model's own time is excluded). The turn runs the real pipeline on a real PostgreSQL:
+//! store the message, claim it, read the conversation and the profile, the gate's draft round
+//! trip (answered at once here), build the prompt, open the stream. The
 //! baseline, measured in the same run, is a bare HTTP request of the same size to the same
 //! endpoint: the part of the overhead no code of ours can remove.
 //!
@@ -42,7 +43,12 @@ async fn start_endpoint() -> anyhow::Result<Endpoint> {
 const SSE: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":null,\"logprobs\":{\"content\":[{\"token\":\"ok\",\"logprob\":-0.1,\"top_logprobs\":[{\"token\":\"ok\",\"logprob\":-0.1}]}]}}]}\n\n\
 data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
 
-/// Keep-alive HTTP/1.1, just enough for reqwest: read a request, answer with a fixed stream.
+/// The gate's draft (a whole, non-streamed completion), answered at once and confidently, so
+/// the turn goes on to its streamed answer.
+const DRAFT: &str = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ok\"},\"finish_reason\":\"stop\",\"logprobs\":{\"content\":[{\"token\":\"ok\",\"logprob\":-0.01,\"top_logprobs\":[{\"token\":\"ok\",\"logprob\":-0.01}]}]}}]}";
+
+/// Keep-alive HTTP/1.1, just enough for reqwest: read a request, answer with a fixed stream
+/// (or, for a non-streamed chat request, the draft). Only streamed requests are logged.
 async fn serve_connection(mut sock: tokio::net::TcpStream, log: Arc<Mutex<Vec<Instant>>>) {
     let mut buf = Vec::with_capacity(64 * 1024);
     loop {
@@ -75,12 +81,23 @@ async fn serve_connection(mut sock: tokio::net::TcpStream, log: Arc<Mutex<Vec<In
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         }
+        let body = String::from_utf8_lossy(&buf[body_start..body_start + len]).into_owned();
         buf.drain(..body_start + len);
-        log.lock().unwrap().push(first.unwrap_or_else(Instant::now));
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{SSE}",
-            SSE.len()
-        );
+        let streamed = body.contains("\"stream\":true");
+        let resp = if !streamed && head.starts_with("post /v1/chat/completions") {
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{DRAFT}",
+                DRAFT.len()
+            )
+        } else {
+            if streamed {
+                log.lock().unwrap().push(first.unwrap_or_else(Instant::now));
+            }
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{SSE}",
+                SSE.len()
+            )
+        };
         if sock.write_all(resp.as_bytes()).await.is_err() {
             return;
         }
@@ -184,7 +201,7 @@ pub async fn run(cfg: &Config, turns: usize) -> anyhow::Result<()> {
     println!("{:<28} {:>9} {:>9}", "", "p50 ms", "p95 ms");
     println!(
         "{:<28} {:>9.2} {:>9.2}",
-        "3AM turn (store+prompt+send)", p50, p95
+        "3AM turn (store+gate+send)", p50, p95
     );
     println!(
         "{:<28} {:>9.2} {:>9.2}",

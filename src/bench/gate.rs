@@ -1,0 +1,146 @@
+//! `threeam bench gate`: what the decision gate costs per turn with the configured (real)
+//! model. Over a fixed mix of everyday messages it counts how many turns the cheap rules
+//! decide (no model call) and how many need the draft (one extra, short, non-streamed call),
+//! and times the draft against the streamed answer of the same prompt, measured in the same
+//! run: the ratio says what share of a turn's model time the gate adds.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+
+use crate::assistant::prompt::{self, PromptInput};
+use crate::behaviour::{BehaviourProfile, prompt_sentences};
+use crate::config::Config;
+use crate::gate::{self, GateAction, GateInput, MemoryCoverage};
+use crate::llm::{ChatRequest, LlmClient, StreamEvent};
+
+/// A week of plausible messages: small talk, questions the model knows or does not, requests
+/// for current information, and a couple of vague ones.
+const MESSAGES: &[&str] = &[
+    "Good morning!",
+    "thanks, that helps",
+    "What is the capital of Australia?",
+    "How do I reverse a list in Python?",
+    "Who wrote the novel Middlemarch?",
+    "What's the weather in Lyon today?",
+    "Explain what a hash map is in two sentences.",
+    "What is the boiling point of water at 2000 metres altitude?",
+    "Look up the latest Rust release notes",
+    "Which year did the Berlin Wall fall?",
+    "do that",
+    "Give me a synonym for 'quick'.",
+    "What did the Treaty of Westphalia settle?",
+    "How many bones are in the human hand?",
+    "What is the current price of bitcoin?",
+    "Write a haiku about autumn rain.",
+    "What's the difference between TCP and UDP?",
+    "Who was the 14th prime minister of New Zealand?",
+    "and then?",
+    "What does the `?` operator do in Rust?",
+];
+
+/// Tokens of the answer timed against the draft: a typical short answer.
+const ANSWER_TOKENS: u32 = 256;
+
+pub async fn run(cfg: &Config, rounds: usize) -> anyhow::Result<()> {
+    let llm = LlmClient::new(&cfg.llm)?;
+    let profile = BehaviourProfile::default();
+    let tz = cfg.schedule.timezone();
+    let mut by_rule = 0usize;
+    let mut actions = [0usize; 3];
+    let mut draft_ms = Vec::new();
+    let mut answer_ms = Vec::new();
+    for _ in 0..rounds.max(1) {
+        for text in MESSAGES {
+            let sections = vec![prompt_sentences(&profile)];
+            let messages = prompt::build(&PromptInput {
+                now: chrono::Utc::now(),
+                timezone: tz,
+                user_name: None,
+                context_sections: &sections,
+                history: &[],
+                message: text,
+                budget: cfg.llm.context_tokens.saturating_sub(ANSWER_TOKENS as usize),
+            });
+            let mut input = GateInput {
+                message: text,
+                memory: MemoryCoverage::NONE,
+                draft: None,
+                web_enabled: true,
+                clarified: false,
+                follows_conversation: false,
+            };
+            let decision = match gate::precheck(&input) {
+                Some(d) => {
+                    by_rule += 1;
+                    d
+                }
+                None => {
+                    let t0 = Instant::now();
+                    let draft = llm.chat(&gate::draft_request(&messages)).await?;
+                    draft_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+                    input.draft = crate::confidence::from_logprobs(&draft.logprobs);
+                    gate::decide(&input, &profile)
+                }
+            };
+            actions[match decision.action {
+                GateAction::Answer => 0,
+                GateAction::Search => 1,
+                GateAction::Ask => 2,
+            }] += 1;
+            // The answer the turn would stream, timed to its last token.
+            let mut req = ChatRequest::new(messages);
+            req.max_tokens = Some(ANSWER_TOKENS);
+            req.temperature = Some(0.7);
+            req.top_logprobs = 5;
+            let t0 = Instant::now();
+            let mut stream = Box::pin(llm.chat_stream(&req).await?);
+            while let Some(ev) = stream.next().await {
+                if matches!(ev?, StreamEvent::Done { .. }) {
+                    break;
+                }
+            }
+            answer_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let turns = answer_ms.len();
+    let q = super::quantile;
+    println!(
+        "decision gate with the model at {} ({turns} turns of {} everyday messages)",
+        cfg.llm.chat_url,
+        MESSAGES.len()
+    );
+    println!(
+        "decided by rules (no model call): {by_rule} ({:.0}%) · drafted: {} ({:.0}%) → extra model calls per turn {:.2}",
+        100.0 * by_rule as f64 / turns as f64,
+        draft_ms.len(),
+        100.0 * draft_ms.len() as f64 / turns as f64,
+        draft_ms.len() as f64 / turns as f64
+    );
+    println!(
+        "actions: answer {} · search {} · ask {}",
+        actions[0], actions[1], actions[2]
+    );
+    println!("{:<34} {:>9} {:>9} {:>9}", "", "p50 ms", "p95 ms", "mean ms");
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    println!(
+        "{:<34} {:>9.0} {:>9.0} {:>9.0}",
+        format!("draft ({} tokens, greedy)", gate::DRAFT_MAX_TOKENS),
+        q(&draft_ms, 0.5),
+        q(&draft_ms, 0.95),
+        mean(&draft_ms)
+    );
+    println!(
+        "{:<34} {:>9.0} {:>9.0} {:>9.0}",
+        format!("baseline: the answer (≤{ANSWER_TOKENS} tokens)"),
+        q(&answer_ms, 0.5),
+        q(&answer_ms, 0.95),
+        mean(&answer_ms)
+    );
+    let added = draft_ms.iter().sum::<f64>() / turns as f64;
+    println!(
+        "gate time per turn (all turns): {added:.0} ms mean = {:.0}% of the mean answer time",
+        100.0 * added / mean(&answer_ms)
+    );
+    Ok(())
+}
