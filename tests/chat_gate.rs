@@ -149,7 +149,7 @@ async fn a_greeting_is_answered_by_rule_without_a_draft() {
 #[tokio::test]
 async fn a_confident_draft_means_a_plain_answer_with_the_profile_in_the_prompt() {
     let stub = StubLlm::start().await;
-    stub.push_draft(Reply::text("Lyon is in France.", -0.03));
+    stub.push_draft(Reply::truncated("Lyon is in France, on the", -0.03));
     stub.push(Reply::text("Lyon is in France, on the Rhône.", -0.05));
     let r = rig(&stub, None).await;
     set_profile(
@@ -180,6 +180,32 @@ async fn a_confident_draft_means_a_plain_answer_with_the_profile_in_the_prompt()
     assert_eq!(row.action, "answer");
     assert!(row.reason.contains("≥ search threshold"), "{row:?}");
     assert!(row.gate_ms.is_some() && row.confidence.is_some());
+}
+
+#[tokio::test]
+async fn a_short_complete_draft_the_gate_trusts_is_the_answer_itself() {
+    let stub = StubLlm::start().await;
+    stub.push_draft(Reply::text("Canberra.", -0.01));
+    let r = rig(&stub, None).await;
+    r.assistant
+        .handle(message("$c", "What is the capital of Australia?"))
+        .await
+        .unwrap();
+    assert_eq!(stub.draft_requests().len(), 1);
+    assert!(stub.chat_requests().is_empty(), "no second generation");
+    assert_eq!(final_text(&r.out), "Canberra.");
+    let row = experience(&r.db, "$c").await;
+    assert_eq!(row.action, "answer");
+    assert!(row.confidence.unwrap() > 0.9, "{row:?}");
+
+    // An unsure short draft is not reused: the answer is generated with the hedge.
+    stub.push_draft(Reply::text("Ottawa.", -3.0));
+    r.assistant
+        .handle(message("$c2", "What is the capital of Canada?"))
+        .await
+        .unwrap();
+    assert_eq!(stub.chat_requests().len(), 1);
+    assert!(answer_system_prompt(&stub).contains("not sure"));
 }
 
 #[tokio::test]

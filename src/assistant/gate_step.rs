@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::behaviour::BehaviourProfile;
 use crate::config::WebConfig;
 use crate::gate::{self, GateAction, GateDecision, GateInput, Hedge, MemoryCoverage};
-use crate::llm::ChatMessage;
+use crate::llm::{ChatMessage, ChatResponse};
 use crate::memory::Retrieved;
 use crate::research::{self, FetchLimits, ResearchOptions, SearchBackend, SearxNg, Sources};
 
@@ -125,14 +125,15 @@ pub(crate) struct GateContext<'a> {
     pub prompt: &'a [ChatMessage],
 }
 
-/// The rules, or the draft and the decision. A draft that fails because the model server is
-/// away fails the turn (the answer would fail too); any other draft failure answers without
-/// a confidence, as the gate does when the server sends no logprobs.
+/// The rules, or the draft and the decision (with the draft, when one ran). A draft that fails
+/// because the model server is away fails the turn (the answer would fail too); any other
+/// draft failure answers without a confidence, as the gate does when the server sends no
+/// logprobs.
 pub(crate) async fn decide(
     llm: &crate::llm::LlmClient,
     web_enabled: bool,
     ctx: &GateContext<'_>,
-) -> Result<(GateDecision, bool), crate::llm::LlmError> {
+) -> Result<(GateDecision, Option<ChatResponse>), crate::llm::LlmError> {
     let mut input = GateInput {
         message: ctx.message,
         memory: ctx.memory,
@@ -142,14 +143,20 @@ pub(crate) async fn decide(
         follows_conversation: ctx.follows_conversation,
     };
     if let Some(decision) = gate::precheck(&input) {
-        return Ok((decision, false));
+        return Ok((decision, None));
     }
     let started = Instant::now();
-    match llm.chat(&gate::draft_request(ctx.prompt)).await {
-        Ok(draft) => input.draft = crate::confidence::from_logprobs(&draft.logprobs),
+    let draft = match llm.chat(&gate::draft_request(ctx.prompt)).await {
+        Ok(draft) => {
+            input.draft = crate::confidence::from_logprobs(&draft.logprobs);
+            Some(draft)
+        }
         Err(e) if e.is_transient() => return Err(e),
-        Err(e) => tracing::warn!(error = %e, "the gate's draft failed; deciding without it"),
-    }
+        Err(e) => {
+            tracing::warn!(error = %e, "the gate's draft failed; deciding without it");
+            None
+        }
+    };
     let decision = gate::decide(&input, ctx.profile);
     tracing::debug!(
         action = %decision.action,
@@ -158,7 +165,22 @@ pub(crate) async fn decide(
         reason = %decision.reason,
         "gate"
     );
-    Ok((decision, true))
+    Ok((decision, draft))
+}
+
+/// The draft, when it can be the answer itself: the gate answers without reservation and the
+/// draft ended on its own (a short answer, complete within the draft's tokens), so a second
+/// generation would only repeat it.
+pub(crate) fn reusable_draft(
+    decision: &GateDecision,
+    draft: Option<ChatResponse>,
+) -> Option<ChatResponse> {
+    draft.filter(|d| {
+        decision.action == GateAction::Answer
+            && decision.hedge.is_none()
+            && d.finish_reason.as_deref() == Some("stop")
+            && !d.content.trim().is_empty()
+    })
 }
 
 /// Runs the search for a decision to search; on failure the answer says it could not search.

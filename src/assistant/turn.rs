@@ -210,9 +210,11 @@ impl Assistant {
             clarified,
             prompt: &base_prompt,
         };
-        let (decision, drafted) = gate_step::decide(&self.llm, self.web.is_some(), &ctx)
+        let (decision, draft) = gate_step::decide(&self.llm, self.web.is_some(), &ctx)
             .await
             .map_err(TurnError::Llm)?;
+        let drafted = draft.is_some();
+        let reuse = gate_step::reusable_draft(&decision, draft);
         let plan = if decision.action == GateAction::Search {
             let query = crate::research::search_query(&p.body);
             self.show(
@@ -230,44 +232,18 @@ impl Assistant {
         let gate_ms = gate_started.elapsed().as_millis().min(i32::MAX as u128) as i32;
         sections.extend(plan.sections.iter().cloned());
 
-        let mut req = ChatRequest::new(build(&sections));
-        req.max_tokens = Some(if plan.action() == GateAction::Ask {
-            ASK_TOKENS
-        } else {
-            REPLY_TOKENS
-        });
-        req.temperature = Some(0.7);
-        req.top_logprobs = 5;
-
-        let stream = match self.llm.chat_stream(&req).await {
-            Ok(stream) => stream,
-            Err(e) => {
-                // The search notice may already be up: say what happened in it.
-                self.abandon(p, &mut parts, reply_to.as_deref()).await;
-                return Err(TurnError::Llm(e));
+        let reused = reuse.is_some();
+        let (logprobs, finish) = match reuse {
+            // A short, complete draft the gate trusts is the answer: no second generation.
+            Some(draft) => {
+                parts.current = draft.content.trim().to_owned();
+                (draft.logprobs, draft.finish_reason)
+            }
+            None => {
+                self.stream_answer(p, &mut parts, &plan, build(&sections), reply_to.as_deref())
+                    .await?
             }
         };
-        let mut stream = Box::pin(stream);
-        let mut logprobs: Vec<TokenLogprob> = Vec::new();
-        let mut finish = None;
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(StreamEvent::Delta { text, logprobs: lp }) => {
-                    logprobs.extend(lp);
-                    parts.current.push_str(&text);
-                    self.flush(p, &mut parts, reply_to.as_deref(), false)
-                        .await?;
-                }
-                Ok(StreamEvent::Done { finish_reason, .. }) => {
-                    finish = finish_reason;
-                    break;
-                }
-                Err(e) => {
-                    self.abandon(p, &mut parts, reply_to.as_deref()).await;
-                    return Err(TurnError::Llm(e));
-                }
-            }
-        }
         if parts.current.trim().is_empty() && parts.done_ids.is_empty() {
             parts.current = "(I had nothing to say to that. Could you rephrase?)".into();
         }
@@ -314,6 +290,7 @@ impl Assistant {
             event_id = %p.event_id,
             gate = %plan.action(),
             drafted = plan.drafted,
+            draft_reused = reused,
             searched = plan.searched,
             gate_ms,
             latency_ms = record.latency_ms,
@@ -322,6 +299,56 @@ impl Assistant {
         );
         self.learn_in_background(p, &record);
         Ok(())
+    }
+
+    /// Streams the answer into `parts`, showing it as it grows. Returns the tokens' logprobs
+    /// and the finish reason.
+    async fn stream_answer(
+        &self,
+        p: &store::messages::Pending,
+        parts: &mut ReplyParts,
+        plan: &gate_step::GatePlan,
+        messages: Vec<crate::llm::ChatMessage>,
+        reply_to: Option<&str>,
+    ) -> Result<(Vec<TokenLogprob>, Option<String>), TurnError> {
+        let mut req = ChatRequest::new(messages);
+        req.max_tokens = Some(if plan.action() == GateAction::Ask {
+            ASK_TOKENS
+        } else {
+            REPLY_TOKENS
+        });
+        req.temperature = Some(0.7);
+        req.top_logprobs = 5;
+
+        let stream = match self.llm.chat_stream(&req).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                // The search notice may already be up: say what happened in it.
+                self.abandon(p, parts, reply_to).await;
+                return Err(TurnError::Llm(e));
+            }
+        };
+        let mut stream = Box::pin(stream);
+        let mut logprobs: Vec<TokenLogprob> = Vec::new();
+        let mut finish = None;
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(StreamEvent::Delta { text, logprobs: lp }) => {
+                    logprobs.extend(lp);
+                    parts.current.push_str(&text);
+                    self.flush(p, parts, reply_to, false).await?;
+                }
+                Ok(StreamEvent::Done { finish_reason, .. }) => {
+                    finish = finish_reason;
+                    break;
+                }
+                Err(e) => {
+                    self.abandon(p, parts, reply_to).await;
+                    return Err(TurnError::Llm(e));
+                }
+            }
+        }
+        Ok((logprobs, finish))
     }
 
     /// Realtime fact extraction after the reply is out, so it never delays the answer. Failures

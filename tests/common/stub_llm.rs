@@ -47,6 +47,15 @@ impl Reply {
         }
     }
 
+    /// The first part of a longer answer: generation stopped at `max_tokens` (`"length"`), as
+    /// a 48-token draft of anything but a short answer does.
+    pub fn truncated(text: &str, logprob: f64) -> Self {
+        Reply::Tokens {
+            tokens: tokenize(text).into_iter().map(|t| (t, logprob)).collect(),
+            finish: "length",
+        }
+    }
+
     /// A JSON value as the whole answer (what a json_schema-constrained request returns).
     pub fn json(value: &Value) -> Self {
         Self::text(&value.to_string(), -0.01)
@@ -131,8 +140,8 @@ impl StubLlm {
         self.inner.lock().unwrap().chat.push_back(reply);
     }
 
-    /// Queue an answer for the decision gate's next draft (default: a confident draft, so the
-    /// gate answers).
+    /// Queue an answer for the decision gate's next draft (default: a confident draft cut at
+    /// its token limit, so the gate answers and the answer is generated).
     pub fn push_draft(&self, reply: Reply) {
         self.inner.lock().unwrap().drafts.push_back(reply);
     }
@@ -266,7 +275,7 @@ async fn chat(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) -
     }
     let reply = reply.unwrap_or_else(|| match queue {
         Queue::Structured => Reply::json(&json!({"facts": []})),
-        Queue::Draft => Reply::text("The stub model's confident draft.", -0.02),
+        Queue::Draft => Reply::truncated("The stub model's confident draft, which goes on", -0.02),
         Queue::Chat => Reply::text("This is the stub model's answer.", -0.05),
     });
     let stream = body["stream"].as_bool().unwrap_or(false);
