@@ -95,3 +95,61 @@ async fn real_embeddings_are_384_d_normalised_and_meaningful() {
         cos(&v[0], &v[2])
     );
 }
+
+/// A whole chat turn on the real small model: the gate's draft goes over llama-server's real
+/// wire format, its logprobs give a confidence, and the experience row tells what happened.
+#[tokio::test]
+async fn real_turn_with_the_gate_records_its_decision_and_confidence() {
+    use std::sync::Arc;
+    use threeam::assistant::{Assistant, Incoming, IncomingMessage, Timing};
+
+    let db = common::db::TestDb::migrated().await;
+    let mut cfg = threeam::config::Config::default();
+    cfg.database.url = db.url.clone();
+    cfg.llm.chat_url = stack_env("THREEAM_TEST_SMOL_URL");
+    cfg.llm.embedding_url = stack_env("THREEAM_LLM_EMBEDDING_URL");
+    cfg.llm.context_tokens = 2048;
+    let llm = LlmClient::new(&cfg.llm).unwrap();
+    let out = Arc::new(common::outbox::RecordingOutbox::default());
+    let a = Assistant::new(
+        db.pool.clone(),
+        Arc::new(llm),
+        Arc::new(cfg),
+        out.clone(),
+        Timing::default(),
+    );
+    for (event, body) in [
+        ("$q", "What is the capital of France?"),
+        ("$n", "What is the latest news about the Mars rover?"),
+    ] {
+        a.handle(Incoming::Message(IncomingMessage {
+            event_id: event.into(),
+            room_id: "!live:localhost".into(),
+            sender: "@live:localhost".into(),
+            body: body.into(),
+            thread_root: None,
+            in_reply_to: None,
+            sent_at: chrono::Utc::now(),
+            encrypted: true,
+        }))
+        .await
+        .unwrap();
+    }
+    let rows: Vec<(String, String, String, Option<f32>, Option<i32>)> = sqlx::query_as(
+        "SELECT message_event_id, gate_action, gate_reason, confidence, gate_ms FROM experience
+         ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (_, action, reason, conf, gate_ms) = &rows[0];
+    assert!(reason.contains("confidence"), "the draft decided: {reason}");
+    assert_ne!(action, "search", "the web is off");
+    assert!(conf.is_some_and(|c| (0.0..=1.0).contains(&c)));
+    assert!(gate_ms.is_some());
+    let (_, action, reason, _, _) = &rows[1];
+    assert_eq!(action, "answer");
+    assert!(reason.contains("web access is disabled"), "{reason}");
+    assert_eq!(out.messages().len(), 2);
+}
