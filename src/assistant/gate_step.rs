@@ -30,6 +30,20 @@ const SEARCH_DEADLINE: Duration = Duration::from_secs(25);
 const TEXT_ONLY_STRENGTH: f32 = 0.3;
 const TEXT_ONLY_STRENGTH_WITHOUT_VECTORS: f32 = 0.6;
 
+const NO_WEB: &str =
+    "🌐 *I can't search the web here, so this comes from what I already know and may be out of date.*";
+const SEARCH_FAILED: &str = "🌐 *I couldn't get anything from the web search just now, so this comes from what I already know and may be out of date.*";
+const UNSURE: &str = "🤔 *I'm not sure about this one.*";
+
+/// The bot's own line before a hedged answer.
+fn preface(decision: &GateDecision) -> Option<&'static str> {
+    match (decision.action, decision.hedge) {
+        (GateAction::Answer, Some(Hedge::WebUnavailable)) => Some(NO_WEB),
+        (GateAction::Answer, Some(Hedge::Unsure)) => Some(UNSURE),
+        _ => None,
+    }
+}
+
 /// Web search as configured: a SearxNG instance and the limits for fetching result pages.
 pub(crate) struct WebAccess {
     backend: Arc<dyn SearchBackend>,
@@ -101,6 +115,9 @@ pub(crate) struct GatePlan {
     pub sections: Vec<String>,
     /// The sources list appended to the answer.
     pub sources_markdown: Option<String>,
+    /// A line the bot itself puts before the answer, so a hedge does not depend on a small
+    /// model following its instruction.
+    pub preface: Option<&'static str>,
     pub searched: bool,
     /// The decision's reason, plus what happened to the search.
     pub reason: String,
@@ -239,6 +256,7 @@ pub(crate) async fn search(
             };
             plan.sections
                 .extend(gate::instruction(&fallback).map(str::to_owned));
+            plan.preface = Some(SEARCH_FAILED);
             plan.decision = Some(fallback);
         }
     }
@@ -254,6 +272,7 @@ pub(crate) fn without_search(decision: GateDecision, drafted: bool) -> GatePlan 
             .collect(),
         decided: Some(decision.action),
         reason: decision.reason.clone(),
+        preface: preface(&decision),
         decision: Some(decision),
         drafted,
         ..GatePlan::default()

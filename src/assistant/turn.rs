@@ -233,10 +233,14 @@ impl Assistant {
         sections.extend(plan.sections.iter().cloned());
 
         let reused = reuse.is_some();
+        if let Some(preface) = plan.preface {
+            // Replaces the search notice, if any, at the first edit.
+            parts.current = format!("{preface}\n\n");
+        }
         let (logprobs, finish) = match reuse {
             // A short, complete draft the gate trusts is the answer: no second generation.
             Some(draft) => {
-                parts.current = draft.content.trim().to_owned();
+                parts.current.push_str(draft.content.trim());
                 (draft.logprobs, draft.finish_reason)
             }
             None => {
