@@ -1,0 +1,1 @@
+//! `threeam bench night` (filled in below).
