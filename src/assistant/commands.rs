@@ -30,6 +30,14 @@ pub enum Command {
     },
     /// `!export`: the whole memory as a JSON file in the chat.
     Export,
+    /// `!night`: run the night cycle now and report what it did.
+    Night,
+    /// `!digest`: show the latest morning digest.
+    Digest,
+    /// `!timezone [Area/City]`: show or set the time zone the night and digest follow.
+    Timezone {
+        zone: Option<String>,
+    },
     /// A known command used the wrong way: explain its usage.
     Usage {
         name: &'static str,
@@ -51,6 +59,17 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "status",
         "!status",
         "show whether my model and memory are reachable, and my version",
+    ),
+    (
+        "night",
+        "!night",
+        "run my night cycle now (learn from today, tidy my memory) and report what it did",
+    ),
+    ("digest", "!digest", "show the latest morning digest"),
+    (
+        "timezone",
+        "!timezone [Area/City]",
+        "show or set your time zone (e.g. `!timezone Europe/Berlin`); nights run at 03:00 and digests arrive at 07:30 in it",
     ),
 ];
 
@@ -110,6 +129,11 @@ pub fn parse(text: &str) -> Option<Command> {
             },
         },
         "export" => Command::Export,
+        "night" => Command::Night,
+        "digest" => Command::Digest,
+        "timezone" | "tz" => Command::Timezone {
+            zone: (!args.is_empty()).then(|| args.to_owned()),
+        },
         _ => Command::Unknown {
             suggestion: closest(&name),
             name,
@@ -258,6 +282,21 @@ mod tests {
         );
         assert_eq!(parse("!forget"), Some(Command::Usage { name: "forget" }));
         assert_eq!(parse("!export"), Some(Command::Export));
+    }
+
+    #[test]
+    fn night_commands() {
+        assert_eq!(parse("!night"), Some(Command::Night));
+        assert_eq!(parse("!digest"), Some(Command::Digest));
+        assert_eq!(parse("!timezone"), Some(Command::Timezone { zone: None }));
+        assert_eq!(
+            parse("!timezone  Europe/Berlin "),
+            Some(Command::Timezone {
+                zone: Some("Europe/Berlin".into())
+            })
+        );
+        assert!(help_text(Some("timezone")).contains("Europe/Berlin"));
+        assert!(help_text(None).contains("!night"));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 
 pub mod behaviour_stage;
 pub mod bench;
+pub mod cli;
 pub mod clock;
 pub mod cycle;
 pub mod decay;
