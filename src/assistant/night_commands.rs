@@ -112,7 +112,10 @@ mod tests {
     #[test]
     fn zones_parse_case_insensitively_and_reject_nonsense() {
         assert_eq!(parse_zone("Europe/Berlin").unwrap().name(), "Europe/Berlin");
-        assert_eq!(parse_zone(" europe/berlin ").unwrap().name(), "Europe/Berlin");
+        assert_eq!(
+            parse_zone(" europe/berlin ").unwrap().name(),
+            "Europe/Berlin"
+        );
         assert_eq!(parse_zone("UTC").unwrap().name(), "UTC");
         assert!(parse_zone("Mars/Olympus").is_none());
         assert!(parse_zone("").is_none());

@@ -20,37 +20,118 @@ const ROOM: &str = "!bench:localhost";
 
 /// Personal statements (with a canned reply); `{}` is filled from the list that follows.
 const SAYINGS: &[(&str, &[&str], &str)] = &[
-    ("I work as a {} at the city hospital.", &["nurse"], "That sounds demanding!"),
-    ("My shift tomorrow is {}.", &["early", "late", "a night shift", "a double"], "Good luck with it."),
-    ("My manager {} asked me to train the new staff.", &["Karen"], "A sign of trust."),
-    ("We finally moved from Paris to Lyon last month.", &[""], "Welcome to Lyon!"),
-    ("Our new flat in Lyon is near the {}.", &["old town", "river", "station"], "Nice spot."),
+    (
+        "I work as a {} at the city hospital.",
+        &["nurse"],
+        "That sounds demanding!",
+    ),
+    (
+        "My shift tomorrow is {}.",
+        &["early", "late", "a night shift", "a double"],
+        "Good luck with it.",
+    ),
+    (
+        "My manager {} asked me to train the new staff.",
+        &["Karen"],
+        "A sign of trust.",
+    ),
+    (
+        "We finally moved from Paris to Lyon last month.",
+        &[""],
+        "Welcome to Lyon!",
+    ),
+    (
+        "Our new flat in Lyon is near the {}.",
+        &["old town", "river", "station"],
+        "Nice spot.",
+    ),
     ("My husband {} is a chef.", &["Marc"], "Lucky you!"),
-    ("Marc is cooking {} tonight.", &["risotto", "a curry", "ratatouille", "fish"], "Enjoy!"),
-    ("Our daughter {} starts school in September.", &["Léa"], "A big step."),
-    ("Léa loves {}.", &["drawing", "dinosaurs", "swimming", "the piano"], "How lovely."),
-    ("I go {} every weekend.", &["climbing", "running", "cycling"], "Great for the body."),
-    ("I'm training for the {} in October.", &["Lyon half marathon"], "You can do it!"),
-    ("I'm allergic to {}.", &["penicillin", "cats"], "Good to know."),
-    ("My knee hurts after {}.", &["running", "long shifts"], "Take care of it."),
+    (
+        "Marc is cooking {} tonight.",
+        &["risotto", "a curry", "ratatouille", "fish"],
+        "Enjoy!",
+    ),
+    (
+        "Our daughter {} starts school in September.",
+        &["Léa"],
+        "A big step.",
+    ),
+    (
+        "Léa loves {}.",
+        &["drawing", "dinosaurs", "swimming", "the piano"],
+        "How lovely.",
+    ),
+    (
+        "I go {} every weekend.",
+        &["climbing", "running", "cycling"],
+        "Great for the body.",
+    ),
+    (
+        "I'm training for the {} in October.",
+        &["Lyon half marathon"],
+        "You can do it!",
+    ),
+    (
+        "I'm allergic to {}.",
+        &["penicillin", "cats"],
+        "Good to know.",
+    ),
+    (
+        "My knee hurts after {}.",
+        &["running", "long shifts"],
+        "Take care of it.",
+    ),
     ("I prefer {} to coffee.", &["tea", "green tea"], "Noted."),
-    ("I'm reading {} at the moment.", &["Dune", "a book on Roman history", "The Plague"], "Good choice."),
-    ("We're planning a trip to {} in the summer.", &["Portugal", "the Alps", "Sicily"], "Sounds wonderful."),
-    ("My mother {} lives in Nantes.", &["Anne"], "Do you visit often?"),
-    ("I'm learning {} on an app.", &["Italian", "Spanish"], "Buona fortuna!"),
-    ("My best friend {} is getting married in June.", &["Sophie"], "Congratulations to her!"),
-    ("I want to buy {} this year.", &["an electric bike", "a new laptop"], "Good plan."),
+    (
+        "I'm reading {} at the moment.",
+        &["Dune", "a book on Roman history", "The Plague"],
+        "Good choice.",
+    ),
+    (
+        "We're planning a trip to {} in the summer.",
+        &["Portugal", "the Alps", "Sicily"],
+        "Sounds wonderful.",
+    ),
+    (
+        "My mother {} lives in Nantes.",
+        &["Anne"],
+        "Do you visit often?",
+    ),
+    (
+        "I'm learning {} on an app.",
+        &["Italian", "Spanish"],
+        "Buona fortuna!",
+    ),
+    (
+        "My best friend {} is getting married in June.",
+        &["Sophie"],
+        "Congratulations to her!",
+    ),
+    (
+        "I want to buy {} this year.",
+        &["an electric bike", "a new laptop"],
+        "Good plan.",
+    ),
 ];
 
 /// Questions without a personal fact.
 const QUESTIONS: &[(&str, &str)] = &[
     ("What's the capital of Australia?", "Canberra."),
-    ("How many minutes should I boil an egg?", "About 7 minutes for a firm yolk."),
-    ("Can you explain what a VPN does?", "It tunnels your traffic through another server."),
+    (
+        "How many minutes should I boil an egg?",
+        "About 7 minutes for a firm yolk.",
+    ),
+    (
+        "Can you explain what a VPN does?",
+        "It tunnels your traffic through another server.",
+    ),
     ("What's 15% of 80?", "12."),
     ("Translate 'good morning' into Italian.", "Buongiorno."),
     ("Who wrote Les Misérables?", "Victor Hugo."),
-    ("What's a good stretch for tight hamstrings?", "A seated forward fold, held 30 s."),
+    (
+        "What's a good stretch for tight hamstrings?",
+        "A seated forward fold, held 30 s.",
+    ),
     ("How far is the Moon?", "About 384,400 km."),
 ];
 

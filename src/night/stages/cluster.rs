@@ -147,10 +147,12 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         }));
     }
 
+    unique_names(&mut names);
+
     let mut tx = conn.begin().await?;
     lock_user(&mut tx, cx.user_id).await?;
     let mut changes: Vec<ClusterItem> = Vec::new();
-    let mut kept_old: Vec<i64> = Vec::new();
+    let mut kept: Vec<i64> = Vec::new();
     let mut fact_cluster: HashMap<i64, i64> = HashMap::new();
     sqlx::query("DELETE FROM cluster_members WHERE user_id = $1")
         .bind(cx.user_id)
@@ -185,7 +187,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
                 .bind(cx.now)
                 .execute(&mut *tx)
                 .await?;
-                kept_old.push(o.id);
+                kept.push(o.id);
                 let before = o.members.len();
                 if size > before {
                     changes.push(ClusterItem {
@@ -217,6 +219,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
                     size,
                     previous_size: 0,
                 });
+                kept.push(id);
                 id
             }
         };
@@ -237,7 +240,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         "UPDATE clusters SET retired_at = $3 WHERE user_id = $1 AND retired_at IS NULL AND NOT (id = ANY($2))",
     )
     .bind(cx.user_id)
-    .bind(&kept_old)
+    .bind(&kept)
     .bind(cx.now)
     .execute(&mut *tx)
     .await?
@@ -296,4 +299,29 @@ fn centroid(members: &[&F]) -> Option<Vector> {
     }
     c.iter_mut().for_each(|x| *x /= norm);
     Some(Vector::from(c))
+}
+
+/// Two topics never share a name: later ones get " 2", " 3"…
+fn unique_names(names: &mut [String]) {
+    for i in 1..names.len() {
+        let base = names[i].clone();
+        let mut n = 2;
+        while names[..i].iter().any(|m| m.eq_ignore_ascii_case(&names[i])) {
+            names[i] = format!("{base} {n}");
+            n += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn topic_names_are_made_unique() {
+        let mut n: Vec<String> = ["Work", "work", "Home", "Work"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        super::unique_names(&mut n);
+        assert_eq!(n, ["Work", "work 2", "Home", "Work 3"]);
+    }
 }
