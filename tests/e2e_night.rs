@@ -33,14 +33,26 @@ async fn the_digest_arrives_in_the_encrypted_room_in_the_morning() {
     .await;
     let human = rig.human(&ada).await;
     let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.expect("bot joins the encrypted DM");
+    let room = human
+        .ensure_dm(&bot, true, T)
+        .await
+        .expect("bot joins the encrypted DM");
 
     let tz = human.send(&room, "!timezone Europe/Berlin").await.unwrap();
     let r = human.wait_for_reply(&room, &tz, T).await.unwrap();
-    assert!(r.body.contains("Time zone set to **Europe/Berlin**"), "{}", r.body);
+    assert!(
+        r.body.contains("Time zone set to **Europe/Berlin**"),
+        "{}",
+        r.body
+    );
     let bad = human.send(&room, "!timezone Mars/Olympus").await.unwrap();
     let r = human.wait_for_reply(&room, &bad, T).await.unwrap();
-    assert!(r.body.contains("I don't know the time zone `Mars/Olympus`") && r.body.contains("Europe/Berlin"), "{}", r.body);
+    assert!(
+        r.body.contains("I don't know the time zone `Mars/Olympus`")
+            && r.body.contains("Europe/Berlin"),
+        "{}",
+        r.body
+    );
 
     for text in [
         "We moved from Paris to Lyon last month.",
@@ -74,7 +86,12 @@ async fn the_digest_arrives_in_the_encrypted_room_in_the_morning() {
     .await;
     // Nothing is sent before 07:30.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!human.messages(&room).iter().any(|m| m.body.contains("Good morning")));
+    assert!(
+        !human
+            .messages(&room)
+            .iter()
+            .any(|m| m.body.contains("Good morning"))
+    );
 
     clock.set(three + chrono::Duration::minutes(270));
     let digest = human
@@ -84,7 +101,11 @@ async fn the_digest_arrives_in_the_encrypted_room_in_the_morning() {
     assert!(digest.encrypted);
     assert_eq!(digest.sender.as_str(), rig.bot_id);
     assert!(digest.body.contains("You live in Lyon."), "{}", digest.body);
-    assert!(digest.body.contains("You play chess on weekends."), "{}", digest.body);
+    assert!(
+        digest.body.contains("You play chess on weekends."),
+        "{}",
+        digest.body
+    );
     // Still once, however often the scheduler ticks.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let count = human
@@ -101,7 +122,11 @@ async fn the_digest_arrives_in_the_encrypted_room_in_the_morning() {
     // `!night` runs a second pass now and reports.
     let n = human.send(&room, "!night").await.unwrap();
     let replies = human.wait_for_replies(&room, &n, 2, T).await.unwrap();
-    assert!(replies[0].body.starts_with("Starting my night cycle"), "{}", replies[0].body);
+    assert!(
+        replies[0].body.starts_with("Starting my night cycle"),
+        "{}",
+        replies[0].body
+    );
     assert!(replies[1].body.contains("done"), "{}", replies[1].body);
     rig.stop().await;
 }

@@ -186,6 +186,22 @@ pub fn read_extracted(raw: &Value, n: usize) -> Vec<Extracted> {
     out
 }
 
+/// Whether every name in `fact` (a capitalised word after the first) occurs in the
+/// transcript. Small models copy names from the worked example ("your wife Ana…"); a fact
+/// naming someone the user never mentioned is not kept.
+pub fn grounded(fact: &str, transcript: &str) -> bool {
+    let said = transcript.to_lowercase();
+    fact.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .skip(1)
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .filter(|w| !matches!(*w, "I" | "The" | "User"))
+        .all(|w| {
+            let w = w.trim_end_matches("'s").to_lowercase();
+            said.contains(&w)
+        })
+}
+
 pub fn conflict_schema() -> Value {
     json!({
         "type": "object",
@@ -334,6 +350,18 @@ mod tests {
         let example: Value = serde_json::from_str(&m[2].content).unwrap();
         assert_eq!(read_extracted(&example, 3).len(), 4);
         assert_eq!(extract_schema(3)["properties"]["facts"]["maxItems"], 8);
+    }
+
+    #[test]
+    fn facts_must_name_only_people_and_places_that_were_mentioned() {
+        let t = transcript(&[Exchange {
+            user: "My sister Eve works at St Mary's in Lyon.".into(),
+            reply: "Nice.".into(),
+        }]);
+        assert!(grounded("The user's sister Eve works at St Mary's.", &t));
+        assert!(grounded("The user has a sister in Lyon.", &t));
+        assert!(!grounded("The user's wife Ana likes jazz.", &t));
+        assert!(grounded("the user likes tea", &t));
     }
 
     #[test]

@@ -67,8 +67,9 @@ pub fn health_line(facts: usize, sizes: &[usize]) -> String {
     }
     let avg = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
     format!(
-        "[clustering] {facts} facts → {} clusters | avg {avg:.1}/cluster | min {}, max {}",
+        "[clustering] {facts} facts → {} cluster{} | avg {avg:.1}/cluster | min {}, max {}",
         sizes.len(),
+        if sizes.len() == 1 { "" } else { "s" },
         sizes.iter().min().unwrap(),
         sizes.iter().max().unwrap()
     )

@@ -55,7 +55,13 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
             }
             Err(e) => return Err(anyhow::Error::new(e).context("extracting facts")),
         };
-        let extracted = prompts::read_extracted(&raw, n);
+        let shown = prompts::transcript(&loaded.exchanges);
+        let (extracted, ungrounded): (Vec<_>, Vec<_>) = prompts::read_extracted(&raw, n)
+            .into_iter()
+            .partition(|e| prompts::grounded(&e.fact.text, &shown));
+        for e in &ungrounded {
+            tracing::info!(user = cx.user_id, fact = %e.fact.text, "dropped an extracted fact naming someone never mentioned");
+        }
         let mut tx = conn.begin().await?;
         for e in &extracted {
             let mut sources: Vec<String> = Vec::new();
