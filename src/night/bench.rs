@@ -172,6 +172,11 @@ pub async fn run(database_url: &str, llm: &LlmClient, exchanges: usize) -> anyho
         .map(|(i, f)| f.with_sources([format!("$old{i}")]).observed_at(Utc::now() - Duration::days(120)))
         .collect();
         crate::memory::store_facts(pool, llm, USER, older).await?;
+        // Those were in an earlier digest.
+        sqlx::query("INSERT INTO night_marks (user_id, fact_id) SELECT $1, max(id) FROM facts")
+            .bind(USER)
+            .execute(pool)
+            .await?;
 
         let start = Utc::now() - Duration::hours(16);
         for (i, (q, a)) in synthetic_day(exchanges, 3).iter().enumerate() {

@@ -245,27 +245,74 @@ pub fn cluster_schema() -> Value {
 }
 
 pub fn cluster_messages(members: &[String]) -> Vec<ChatMessage> {
-    let list: String = members.iter().map(|m| format!("- {m}\n")).collect();
+    let list = |m: &[&str]| m.iter().map(|x| format!("- {x}\n")).collect::<String>();
+    let members: Vec<&str> = members.iter().map(String::as_str).collect();
     vec![
         ChatMessage::system(
-            "Name the topic these memories about a user share, in one to three words \
-             (e.g. \"Family\", \"Work at the bakery\", \"Running\").",
+            "Give a short title (one to three words) for what these notes have in common.",
         ),
-        ChatMessage::user(list),
+        ChatMessage::user(list(&[
+            "The user runs 10 km every Sunday.",
+            "The user is training for a marathon in May.",
+        ])),
+        ChatMessage::assistant(json!({"name": "Running"}).to_string()),
+        ChatMessage::user(list(&[
+            "The user's son Leo is six.",
+            "The user's mother lives in Porto.",
+        ])),
+        ChatMessage::assistant(json!({"name": "Family"}).to_string()),
+        ChatMessage::user(list(&members)),
     ]
 }
 
-/// A tidy cluster name: one line, at most 40 characters, first letter upper-case.
+/// A tidy cluster name: one line, at most 40 characters, first letter upper-case; `None`
+/// for an empty name or one that merely echoes the request ("memories about the user").
 pub fn read_cluster_name(raw: &Value) -> Option<String> {
     let name = normalize_text(raw.get("name")?.as_str()?);
     let name = name.trim_matches(|c: char| c == '"' || c == '.' || c.is_whitespace());
-    if name.chars().count() < 2 {
+    let lower = name.to_lowercase();
+    if name.chars().count() < 2
+        || ["user", "memor", "topic", "note"]
+            .iter()
+            .any(|w| lower.contains(w))
+    {
         return None;
     }
     let name: String = name.chars().take(40).collect();
     let mut chars = name.chars();
     let first = chars.next()?;
     Some(first.to_uppercase().chain(chars).collect())
+}
+
+/// A name when the model gives none: the word the members share most (not a common one).
+pub fn fallback_cluster_name(members: &[String]) -> Option<String> {
+    const COMMON: &[&str] = &[
+        "the", "user", "user's", "users", "with", "from", "that", "this", "have", "has", "their",
+        "they", "about", "every", "after", "before", "will", "would", "likes", "loves", "wants",
+        "into", "at", "in", "on", "is", "was", "are", "and", "for", "his", "her", "year", "month",
+        "week", "next", "last", "called", "named", "works", "lives",
+    ];
+    let mut counts: Vec<(String, usize, usize)> = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let mut seen: Vec<String> = Vec::new();
+        for w in m.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
+            let w = w.trim_end_matches("'s");
+            let lw = w.to_lowercase();
+            if lw.chars().count() < 4 || COMMON.contains(&lw.as_str()) || seen.contains(&lw) {
+                continue;
+            }
+            seen.push(lw.clone());
+            match counts.iter_mut().find(|(x, _, _)| x.to_lowercase() == lw) {
+                Some(c) => c.1 += 1,
+                None => counts.push((w.to_owned(), 1, i)),
+            }
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    let (w, _, _) = counts.into_iter().next()?;
+    let mut c = w.chars();
+    let first = c.next()?;
+    Some(first.to_uppercase().chain(c).collect())
 }
 
 /// Most words in the user profile.
@@ -373,6 +420,17 @@ mod tests {
             Some("Family life".into())
         );
         assert_eq!(read_cluster_name(&json!({"name": "x"})), None);
+        assert_eq!(
+            read_cluster_name(&json!({"name": "User's memories about a user"})),
+            None
+        );
+        let members = vec![
+            "The user's daughter Léa loves drawing.".to_string(),
+            "The user's daughter Léa starts school in September.".to_string(),
+            "The user's husband Marc is a chef.".to_string(),
+        ];
+        assert_eq!(fallback_cluster_name(&members).as_deref(), Some("Daughter"));
+        assert_eq!(fallback_cluster_name(&[]), None);
         let long = "word ".repeat(300);
         assert_eq!(
             read_profile(&json!({"profile": long}))

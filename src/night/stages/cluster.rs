@@ -143,6 +143,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
             matches[gi]
                 .map(|(oi, _)| old[oi].name.clone())
                 .filter(|n| !n.trim().is_empty())
+                .or_else(|| prompts::fallback_cluster_name(&texts))
                 .unwrap_or_else(|| format!("Topic {}", gi + 1))
         }));
     }
