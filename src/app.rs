@@ -7,12 +7,23 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::assistant::{Assistant, Timing};
+use crate::assistant::{Assistant, Outbox, Timing};
 use crate::config::Config;
 use crate::llm::LlmClient;
 use crate::matrix::bot::{self, MatrixOutbox};
+use crate::night::{NightOptions, Scheduler};
 
 pub async fn run(cfg: Config, timing: Timing, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with_night(cfg, timing, NightOptions::default(), shutdown).await
+}
+
+/// [`run`] with the night scheduler's clock and tick interval chosen (tests move the clock).
+pub async fn run_with_night(
+    cfg: Config,
+    timing: Timing,
+    night: NightOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     cfg.validate_all()?;
     let pool = crate::db::connect_with_retry(
         &cfg.database.url,
@@ -32,6 +43,17 @@ pub async fn run(cfg: Config, timing: Timing, shutdown: CancellationToken) -> an
     let (client, restored) = bot::connect(&cfg.matrix).await?;
     let outbox = Arc::new(MatrixOutbox::new(client.clone()));
     let matrix_cfg = cfg.matrix.clone();
+    // Nights and digests: the digest goes out through the same outbox as every answer.
+    let scheduler = Scheduler::new(
+        pool.clone(),
+        llm.clone(),
+        cfg.schedule.clone(),
+        Some(outbox.clone() as Arc<dyn Outbox>),
+        night.clock,
+    )
+    .start(night.tick)
+    .await
+    .context("starting the night scheduler")?;
     let assistant = Arc::new(Assistant::new(
         pool.clone(),
         llm,
@@ -40,6 +62,7 @@ pub async fn run(cfg: Config, timing: Timing, shutdown: CancellationToken) -> an
         timing,
     ));
     let result = bot::run(client, restored, matrix_cfg, assistant, shutdown).await;
+    scheduler.stop(Duration::from_secs(10)).await;
     pool.close().await;
     result
 }

@@ -17,5 +17,6 @@ pub mod gate;
 pub mod llm;
 pub mod matrix;
 pub mod memory;
+pub mod night;
 pub mod research;
 pub mod store;

@@ -38,6 +38,23 @@ enum Command {
     Client(threeam::matrix::terminal::ClientArgs),
     /// Torque Clustering of a file of points (one row per point, whitespace-separated; gzip allowed).
     Cluster(threeam::cluster::cli::ClusterArgs),
+    /// The night cycle: show each user's schedule, or run it now (`--now`).
+    Night {
+        /// Run the night now (resumes an unfinished night, or runs a finished one again).
+        #[arg(long)]
+        now: bool,
+        /// Only this user (default: every user).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// The morning digest: show when it is due, or print the latest (`--now`).
+    Digest {
+        /// Print the latest digest (the running bot delivers it at the digest time).
+        #[arg(long)]
+        now: bool,
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Benchmarks that print ratios against a baseline run in the same process.
     Bench {
         #[command(subcommand)]
@@ -73,6 +90,12 @@ enum Bench {
         /// Passes over the built-in mix of 20 messages.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+    },
+    /// One night cycle over a synthetic day, against the configured model servers: LLM calls
+    /// and wall time per stage (in a throwaway database).
+    Night {
+        #[arg(long, default_value_t = 200)]
+        exchanges: usize,
     },
     /// Torque Clustering: the MST fast path against the literal O(n^2) method.
     Cluster {
@@ -157,6 +180,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let cfg = Config::load(&cli.config)?;
             threeam::bench::turn::run(&cfg, turns).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Night { now, user } => {
+            let cfg = Config::load(&cli.config)?;
+            let ok = threeam::night::cli::night(&cfg, now, user.as_deref()).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Digest { now, user } => {
+            let cfg = Config::load(&cli.config)?;
+            threeam::night::cli::digest(&cfg, now, user.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Night { exchanges },
+        } => {
+            let cfg = Config::load(&cli.config)?;
+            cfg.validate_database()?;
+            cfg.validate_llm()?;
+            let llm = threeam::llm::LlmClient::new(&cfg.llm)?;
+            threeam::night::bench::run(&cfg.database.url, &llm, exchanges).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -32,6 +32,14 @@ pub enum Command {
     Export,
     /// `!stats`: feedback, confidence, gate actions and the behaviour profile.
     Stats,
+    /// `!night`: run the night cycle now and report what it did.
+    Night,
+    /// `!digest`: show the latest morning digest.
+    Digest,
+    /// `!timezone [Area/City]`: show or set the time zone the night and digest follow.
+    Timezone {
+        zone: Option<String>,
+    },
     /// A known command used the wrong way: explain its usage.
     Usage {
         name: &'static str,
@@ -78,6 +86,17 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "stats",
         "!stats",
         "how my answers are rated, how sure I was, when I searched or asked back, and my current behaviour",
+    ),
+    (
+        "night",
+        "!night",
+        "run my night cycle now (learn from today, tidy my memory) and report what it did",
+    ),
+    ("digest", "!digest", "show the latest morning digest"),
+    (
+        "timezone",
+        "!timezone [Area/City]",
+        "show or set your time zone (e.g. `!timezone Europe/Berlin`); nights run at 03:00 and digests arrive at 07:30 in it",
     ),
 ];
 
@@ -138,6 +157,11 @@ pub fn parse(text: &str) -> Option<Command> {
         },
         "export" => Command::Export,
         "stats" | "statistics" => Command::Stats,
+        "night" => Command::Night,
+        "digest" => Command::Digest,
+        "timezone" | "tz" => Command::Timezone {
+            zone: (!args.is_empty()).then(|| args.to_owned()),
+        },
         _ => Command::Unknown {
             suggestion: closest(&name),
             name,
@@ -302,6 +326,21 @@ mod tests {
         );
         assert_eq!(parse("!forget"), Some(Command::Usage { name: "forget" }));
         assert_eq!(parse("!export"), Some(Command::Export));
+    }
+
+    #[test]
+    fn night_commands() {
+        assert_eq!(parse("!night"), Some(Command::Night));
+        assert_eq!(parse("!digest"), Some(Command::Digest));
+        assert_eq!(parse("!timezone"), Some(Command::Timezone { zone: None }));
+        assert_eq!(
+            parse("!timezone  Europe/Berlin "),
+            Some(Command::Timezone {
+                zone: Some("Europe/Berlin".into())
+            })
+        );
+        assert!(help_text(Some("timezone")).contains("Europe/Berlin"));
+        assert!(help_text(None).contains("!night"));
     }
 
     #[test]

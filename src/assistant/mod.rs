@@ -4,6 +4,7 @@
 pub mod commands;
 mod gate_step;
 mod memory_commands;
+mod night_commands;
 pub mod prompt;
 mod turn;
 
@@ -382,6 +383,12 @@ impl Assistant {
                     }
                 };
             }
+            Command::Night => self.night_now(m).await.unwrap_or_else(night_trouble),
+            Command::Digest => self.digest_latest(m).await.unwrap_or_else(night_trouble),
+            Command::Timezone { zone } => self
+                .timezone_command(m, zone.as_deref())
+                .await
+                .unwrap_or_else(night_trouble),
             Command::Export => {
                 return match self.memory_export(m).await {
                     Ok(()) => Ok(()),
@@ -580,6 +587,12 @@ fn memory_trouble(e: anyhow::Error) -> String {
     format!(
         "Sorry, I couldn't do that with my memory right now ({e}). Please try again in a moment."
     )
+}
+
+/// A night command failed: say so plainly.
+fn night_trouble(e: anyhow::Error) -> String {
+    tracing::error!(error = format!("{e:#}"), "night command failed");
+    format!("Sorry, that didn't work right now ({e}). Please try again in a moment.")
 }
 
 fn is_connection_error(e: &sqlx::Error) -> bool {

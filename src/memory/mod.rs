@@ -34,7 +34,7 @@ pub mod locomo;
 pub mod retrieve;
 pub mod score;
 pub mod store;
-mod tempdb;
+pub(crate) mod tempdb;
 
 pub use bench::bench_retrieval;
 pub use control::{

@@ -156,7 +156,7 @@ pub async fn store_embedded(
     Ok(out)
 }
 
-async fn store_one(
+pub(crate) async fn store_one(
     tx: &mut Transaction<'_, Postgres>,
     user_id: &str,
     fact: &NewFact,

@@ -94,6 +94,18 @@ impl BotRig {
         self.handle = Some((token, join));
     }
 
+    /// Starts the bot with the night scheduler on a chosen clock and tick interval.
+    pub async fn start_with_night(&mut self, night: threeam::night::NightOptions) {
+        assert!(self.handle.is_none());
+        let token = CancellationToken::new();
+        let cfg = self.config();
+        let t = token.clone();
+        let join = tokio::spawn(async move {
+            threeam::app::run_with_night(cfg, Self::timing(), night, t).await
+        });
+        self.handle = Some((token, join));
+    }
+
     /// Graceful stop, as on SIGTERM.
     pub async fn stop(&mut self) {
         let (token, join) = self.handle.take().expect("bot running");

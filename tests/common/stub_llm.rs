@@ -90,7 +90,12 @@ struct Inner {
     requests: Vec<(String, Value)>,
     token_delay: Duration,
     embed_dim: Option<usize>,
+    /// Answers json_schema requests by schema name and request (before the queue).
+    responder: Option<Responder>,
 }
+
+/// `(schema name, request body) -> answer`, or `None` to fall back to the queue.
+pub type Responder = Arc<dyn Fn(&str, &Value) -> Option<Reply> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct StubLlm {
@@ -149,6 +154,23 @@ impl StubLlm {
     /// Queue an answer for the next json_schema-constrained request (default: no facts).
     pub fn push_structured(&self, reply: Reply) {
         self.inner.lock().unwrap().structured.push_back(reply);
+    }
+
+    /// Answer json_schema requests with a function of the schema name and the request (for
+    /// multi-step work like the night cycle, where the order of calls is not scripted).
+    pub fn set_structured_responder(
+        &self,
+        f: impl Fn(&str, &Value) -> Option<Reply> + Send + Sync + 'static,
+    ) {
+        self.inner.lock().unwrap().responder = Some(Arc::new(f));
+    }
+
+    /// json_schema requests whose schema has this name.
+    pub fn structured_requests_named(&self, name: &str) -> Vec<Value> {
+        self.structured_requests()
+            .into_iter()
+            .filter(|b| b["response_format"]["json_schema"]["name"] == name)
+            .collect()
     }
 
     pub fn push_embed_error(&self, reply: Reply) {
@@ -265,7 +287,15 @@ async fn chat(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) -
         let mut g = inner.lock().unwrap();
         g.requests
             .push(("/v1/chat/completions".into(), body.clone()));
-        let next = g.pop(queue);
+        let scripted = if queue == Queue::Structured {
+            let name = body["response_format"]["json_schema"]["name"]
+                .as_str()
+                .unwrap_or("");
+            g.responder.clone().and_then(|f| f(name, &body))
+        } else {
+            None
+        };
+        let next = scripted.or_else(|| g.pop(queue));
         (next, g.token_delay)
     };
     while let Some(Reply::Delay(d)) = reply {

@@ -1,0 +1,137 @@
+//! Reading and delivering digests. Delivery is at most once: the row is claimed
+//! (`sent_at` set) before sending, released again if the send fails, and the event id is
+//! recorded after. A crash between sending and recording cannot cause a second digest.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgPool, Row};
+
+use crate::assistant::{OutMessage, Outbox};
+
+/// A stored digest.
+#[derive(Debug, Clone)]
+pub struct StoredDigest {
+    pub id: i64,
+    pub user_id: String,
+    pub for_date: NaiveDate,
+    pub body: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub event_id: Option<String>,
+}
+
+fn from_row(r: &sqlx::postgres::PgRow) -> StoredDigest {
+    StoredDigest {
+        id: r.get("id"),
+        user_id: r.get("user_id"),
+        for_date: r.get("for_date"),
+        body: r.get("body"),
+        sent_at: r.get("sent_at"),
+        event_id: r.get("event_id"),
+    }
+}
+
+/// The user's most recent digest, sent or not.
+pub async fn latest_digest(db: &PgPool, user_id: &str) -> sqlx::Result<Option<StoredDigest>> {
+    Ok(sqlx::query(
+        "SELECT id, user_id, for_date, body, sent_at, event_id FROM digests
+         WHERE user_id = $1 ORDER BY for_date DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?
+    .as_ref()
+    .map(from_row))
+}
+
+/// Unsent digests of recent nights (the scheduler checks which are due in each user's zone),
+/// with the user's time zone name.
+pub async fn unsent(db: &PgPool, since: NaiveDate) -> sqlx::Result<Vec<(StoredDigest, String)>> {
+    Ok(sqlx::query(
+        "SELECT d.id, d.user_id, d.for_date, d.body, d.sent_at, d.event_id, u.timezone
+         FROM digests d JOIN users u ON u.user_id = d.user_id
+         WHERE d.sent_at IS NULL AND d.for_date >= $1 ORDER BY d.id",
+    )
+    .bind(since)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| (from_row(r), r.get("timezone")))
+    .collect())
+}
+
+/// The room the user talks to the bot in (the most recently joined one they have not left).
+pub async fn user_room(db: &PgPool, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT room_id FROM rooms WHERE user_id = $1 AND left_at IS NULL ORDER BY joined_at DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// What happened to a digest handed to [`deliver`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent { event_id: String },
+    AlreadySent,
+    NoRoom,
+}
+
+/// Sends digest `id` into the user's room, once.
+pub async fn deliver(
+    db: &PgPool,
+    outbox: &dyn Outbox,
+    d: &StoredDigest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Delivery> {
+    let Some(room) = user_room(db, &d.user_id).await? else {
+        return Ok(Delivery::NoRoom);
+    };
+    let claimed = sqlx::query("UPDATE digests SET sent_at = $2 WHERE id = $1 AND sent_at IS NULL")
+        .bind(d.id)
+        .bind(now)
+        .execute(db)
+        .await?
+        .rows_affected();
+    if claimed == 0 {
+        return Ok(Delivery::AlreadySent);
+    }
+    let mut first: Option<String> = None;
+    let parts = crate::matrix::format::split_reply(&d.body, crate::matrix::format::MAX_PART_CHARS);
+    for part in parts {
+        let msg = OutMessage {
+            markdown: part.clone(),
+            complete: true,
+            thread_root: None,
+            reply_to: None,
+        };
+        match outbox.send(&room, &msg).await {
+            Ok(event_id) => {
+                crate::store::messages::record_bot_message(
+                    db, &d.user_id, &room, &event_id, &part, None,
+                )
+                .await?;
+                first.get_or_insert(event_id);
+            }
+            Err(e) if first.is_none() => {
+                // Nothing went out: release the claim so the next tick tries again.
+                sqlx::query("UPDATE digests SET sent_at = NULL WHERE id = $1")
+                    .bind(d.id)
+                    .execute(db)
+                    .await?;
+                return Err(anyhow::Error::new(e).context("sending the digest"));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, user = %d.user_id, "part of the digest could not be sent");
+                break;
+            }
+        }
+    }
+    let event_id = first.unwrap_or_default();
+    sqlx::query("UPDATE digests SET event_id = $2 WHERE id = $1")
+        .bind(d.id)
+        .bind(&event_id)
+        .execute(db)
+        .await?;
+    tracing::info!(user = %d.user_id, for_date = %d.for_date, %event_id, "digest delivered");
+    Ok(Delivery::Sent { event_id })
+}

@@ -1,0 +1,180 @@
+//! Stage 4: does a new fact replace an older one? For each fact that is new since the last
+//! digest (the night's and realtime extraction's) the live facts of the same category with
+//! cosine in [0.75, 0.92) are candidates (closer ones were merged at stage 3). The model
+//! decides each pair; when the new statement replaces the old, the old fact gets `valid_to`
+//! and `superseded_by` (it is kept as history); when both can be true, both stay. The model
+//! calls come first, then one transaction applies the decisions.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use pgvector::Vector;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, Row};
+
+use crate::llm::LlmError;
+use crate::memory::store::lock_user;
+use crate::night::cycle::{Ctx, Stage};
+use crate::night::digest::SupersededItem;
+use crate::night::prompts;
+
+/// Similarity band in which two facts may contradict each other.
+pub const CONFLICT_MIN: f64 = 0.75;
+pub const CONFLICT_MAX: f64 = crate::memory::MERGE_SIMILARITY as f64;
+/// Older facts checked per new fact (the nearest ones).
+const PER_FACT: i64 = 3;
+/// Model calls per night at most; the rest wait for the next night.
+pub const MAX_CHECKS: usize = 60;
+
+struct Live {
+    id: i64,
+    text: String,
+    category: String,
+    valid_from: DateTime<Utc>,
+    embedding: Vector,
+}
+
+pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
+    let mark: i64 = sqlx::query_scalar(
+        "SELECT COALESCE((SELECT fact_id FROM night_marks WHERE user_id = $1), 0)",
+    )
+    .bind(cx.user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let new_facts: Vec<Live> = sqlx::query(
+        "SELECT id, text, category, valid_from, embedding FROM facts
+         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+           AND embedding IS NOT NULL
+           AND (id > $2 OR id IN (SELECT fact_id FROM night_candidates WHERE run_id = $3 AND outcome = 'merged'))
+         ORDER BY valid_from, id",
+    )
+    .bind(cx.user_id)
+    .bind(mark)
+    .bind(cx.run_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Live {
+        id: r.get("id"),
+        text: r.get("text"),
+        category: r.get("category"),
+        valid_from: r.get("valid_from"),
+        embedding: r.get("embedding"),
+    })
+    .collect();
+
+    // Pairs (older, newer) to ask about, nearest first per new fact.
+    let mut pairs: Vec<(i64, String, i64, String, DateTime<Utc>)> = Vec::new();
+    let mut seen: HashSet<(i64, i64)> = HashSet::new();
+    for n in &new_facts {
+        let older = sqlx::query(
+            "SELECT id, text, 1 - (embedding <=> $3) AS similarity FROM facts
+             WHERE user_id = $1 AND category = $2 AND id <> $4
+               AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+               AND embedding IS NOT NULL
+               AND (valid_from < $5 OR (valid_from = $5 AND id < $4))
+               AND 1 - (embedding <=> $3) >= $6 AND 1 - (embedding <=> $3) < $7
+             ORDER BY embedding <=> $3 LIMIT $8",
+        )
+        .bind(cx.user_id)
+        .bind(&n.category)
+        .bind(&n.embedding)
+        .bind(n.id)
+        .bind(n.valid_from)
+        .bind(CONFLICT_MIN)
+        .bind(CONFLICT_MAX)
+        .bind(PER_FACT)
+        .fetch_all(&mut *conn)
+        .await?;
+        for o in older {
+            let oid: i64 = o.get("id");
+            if seen.insert((oid, n.id)) {
+                pairs.push((oid, o.get("text"), n.id, n.text.clone(), n.valid_from));
+            }
+        }
+    }
+    let skipped = pairs.len().saturating_sub(MAX_CHECKS);
+    pairs.truncate(MAX_CHECKS);
+
+    let mut replaced: Vec<(SupersededItem, DateTime<Utc>)> = Vec::new();
+    let mut gone: HashSet<i64> = HashSet::new();
+    let (mut kept_both, mut malformed) = (0usize, 0usize);
+    for (old_id, old_text, new_id, new_text, new_from) in pairs {
+        // A fact replaced a moment ago neither needs nor gives another verdict.
+        if gone.contains(&old_id) || gone.contains(&new_id) {
+            continue;
+        }
+        let answer: Result<Value, LlmError> = cx
+            .chat_json(
+                prompts::conflict_messages(&old_text, &new_text),
+                prompts::CONFLICT_SCHEMA_NAME,
+                prompts::conflict_schema(),
+                20,
+            )
+            .await;
+        let verdict = match answer {
+            Ok(v) => prompts::read_conflict(&v),
+            Err(LlmError::MalformedOutput { .. }) => None,
+            Err(e) => return Err(anyhow::Error::new(e).context("checking a possible conflict")),
+        };
+        match verdict {
+            Some(true) => {
+                gone.insert(old_id);
+                replaced.push((
+                    SupersededItem {
+                        old_id,
+                        old_text,
+                        new_id,
+                        new_text,
+                    },
+                    new_from,
+                ));
+            }
+            Some(false) => kept_both += 1,
+            // When in doubt, keep both: nothing is lost.
+            None => malformed += 1,
+        }
+    }
+
+    let mut tx = conn.begin().await?;
+    lock_user(&mut tx, cx.user_id).await?;
+    let mut applied: Vec<SupersededItem> = Vec::new();
+    for (item, new_from) in replaced {
+        let n = sqlx::query(
+            "UPDATE facts SET valid_to = GREATEST(valid_from, $3), superseded_by = $4, updated_at = now()
+             WHERE id = $1 AND user_id = $2 AND valid_to IS NULL AND superseded_by IS NULL
+               AND EXISTS (SELECT 1 FROM facts n WHERE n.id = $4 AND n.user_id = $2)",
+        )
+        .bind(item.old_id)
+        .bind(cx.user_id)
+        .bind(new_from)
+        .bind(item.new_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            tracing::info!(
+                user = cx.user_id,
+                old = item.old_id,
+                new = item.new_id,
+                "fact superseded"
+            );
+            applied.push(item);
+        }
+    }
+    cx.checkpoint(
+        &mut tx,
+        Stage::Conflicts,
+        json!({
+            "new_facts": new_facts.len(),
+            "checked": applied.len() + kept_both + malformed,
+            "superseded": applied,
+            "kept_both": kept_both,
+            "unclear": malformed,
+            "postponed": skipped,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
