@@ -104,8 +104,8 @@ mod tests {
         let high = importance(&[m(5, false), m(5, false)]);
         let used = importance(&[m(2, true), m(2, true)]);
         assert!(high > low && used > low);
-        assert!(importance(&vec![m(3, false); 20]) > importance(&[m(3, false)]));
-        assert!(importance(&vec![m(5, true); 100]) <= 1.0);
+        assert!(importance(&[m(3, false); 20]) > importance(&[m(3, false)]));
+        assert!(importance(&[m(5, true); 100]) <= 1.0);
         assert_eq!(importance(&[]), 0.0);
     }
 

@@ -141,6 +141,7 @@ pub async fn add_user(pool: &PgPool, user: &str, room: &str, tz: &str, created_a
         .unwrap();
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Stores exchange `i` (1-based, events `{prefix}e{i}` / `{prefix}r{i}`) at `at`.
 pub async fn add_exchange(
     pool: &PgPool,
