@@ -207,7 +207,10 @@ async fn a_short_complete_draft_the_gate_trusts_is_the_answer_itself() {
     assert_eq!(stub.chat_requests().len(), 1);
     assert!(answer_system_prompt(&stub).contains("not sure"));
     let last = r.out.messages().last().unwrap().1.markdown.clone();
-    assert!(last.starts_with("🤔 *I'm not sure about this one.*"), "{last}");
+    assert!(
+        last.starts_with("🤔 *I'm not sure about this one.*"),
+        "{last}"
+    );
 }
 
 #[tokio::test]
@@ -344,7 +347,10 @@ async fn a_search_server_that_is_down_gives_an_answer_that_says_so() {
     // The search notice was replaced by the answer.
     let text = final_text(&r.out);
     assert!(!text.contains("Searching the web"), "{text}");
-    assert!(text.starts_with("🌐 *I couldn't get anything from the web search"), "{text}");
+    assert!(
+        text.starts_with("🌐 *I couldn't get anything from the web search"),
+        "{text}"
+    );
     assert!(text.contains("stub model"), "{text}");
 }
 

@@ -469,3 +469,77 @@ async fn a_manual_second_pass_joins_the_unsent_digest() {
     let v: Value = second.stats.clone();
     assert_eq!(v["group"]["exchanges"], 1);
 }
+
+/// Stage 7 on stored feedback: a week in which answers the model was unsure of were 👎'd as
+/// wrong or made up, while sure and searched ones were 👍'd. The night moves the profile one
+/// bounded step, keeps the reason, and the digest says it in words; a second pass over the
+/// same evidence changes nothing.
+#[tokio::test]
+async fn the_behaviour_stage_learns_from_the_weeks_feedback_and_the_digest_says_so() {
+    let r = rig().await;
+    let mut n = 0;
+    for day in 0..7i64 {
+        let at = Utc.with_ymd_and_hms(2025, 3, 8, 10, 0, 0).unwrap() + chrono::Duration::days(day);
+        for (conf, action, fb, tag) in [
+            (0.2f32, "answer", -1i16, Some("wrong")),
+            (0.3, "answer", -1, Some("hallucinated")),
+            (0.85, "answer", 1, None),
+            (0.9, "answer", 1, None),
+            (0.35, "search", 1, None),
+        ] {
+            n += 1;
+            sqlx::query(
+                "INSERT INTO experience (user_id, room_id, message_event_id, reply_event_id,
+                     gate_action, confidence, searched, feedback, feedback_at, tags, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $5 = 'search', $7, $8, $9, $8)",
+            )
+            .bind(ADA)
+            .bind(ROOM)
+            .bind(format!("$fbq{n}"))
+            .bind(format!("$fbr{n}"))
+            .bind(action)
+            .bind(conf)
+            .bind(fb)
+            .bind(at)
+            .bind(tag.map(|t| vec![t.to_owned()]).unwrap_or_default())
+            .execute(&r.db.pool)
+            .await
+            .unwrap();
+        }
+    }
+    done(run(&r, RunOptions::default()).await.unwrap());
+    let profile = threeam::store::behaviour::current_profile(&r.db.pool, ADA)
+        .await
+        .unwrap();
+    assert_eq!(profile.version, 1);
+    assert_ne!(
+        profile.unsure_action,
+        threeam::behaviour::UnsureAction::Hedge,
+        "{profile:?}"
+    );
+    assert!(profile.reason.contains("unsure"), "{}", profile.reason);
+    let body: String = sqlx::query_scalar("SELECT body FROM digests WHERE user_id = $1")
+        .bind(ADA)
+        .fetch_one(&r.db.pool)
+        .await
+        .unwrap();
+    assert!(body.contains("How I'll behave"), "{body}");
+    assert!(body.contains("When I'm unsure"), "{body}");
+
+    // A second pass the same night: the evidence was acted on, nothing moves.
+    done(
+        run(
+            &r,
+            RunOptions {
+                trigger: Trigger::Manual,
+                ..RunOptions::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let again = threeam::store::behaviour::current_profile(&r.db.pool, ADA)
+        .await
+        .unwrap();
+    assert_eq!(again.version, 1);
+}

@@ -30,8 +30,7 @@ const SEARCH_DEADLINE: Duration = Duration::from_secs(25);
 const TEXT_ONLY_STRENGTH: f32 = 0.3;
 const TEXT_ONLY_STRENGTH_WITHOUT_VECTORS: f32 = 0.6;
 
-const NO_WEB: &str =
-    "🌐 *I can't search the web here, so this comes from what I already know and may be out of date.*";
+const NO_WEB: &str = "🌐 *I can't search the web here, so this comes from what I already know and may be out of date.*";
 const SEARCH_FAILED: &str = "🌐 *I couldn't get anything from the web search just now, so this comes from what I already know and may be out of date.*";
 const UNSURE: &str = "🤔 *I'm not sure about this one.*";
 

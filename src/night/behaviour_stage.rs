@@ -1,10 +1,13 @@
-//! Stage 7: the behaviour profile update from the day's experience log. A hook for the
-//! decision-gate work, which fills it in; until then it changes nothing.
+//! Stage 7: the behaviour profile update from the experience log
+//! ([`crate::store::behaviour::nightly_update`], with the pure rule in
+//! [`crate::behaviour::update`]): the last 14 days of rated replies, only evidence newer than
+//! the current version, bounded steps.
 //!
 //! It runs inside the stage's transaction (`conn` is that transaction), after the memory
-//! stages and before the user profile. The returned sentences are plain-language behaviour
-//! changes ("I'll search the web sooner when I'm unsure"); the cycle stores them in the run's
-//! statistics and the morning digest shows them under "How I'll behave".
+//! stages and before the user profile, so a crash before the checkpoint leaves no new version
+//! behind and the rerun decides again from the same evidence. The returned sentences are the
+//! changes in plain words ("When I'm unsure I'll search the web first: …"); the cycle stores
+//! them in the run's statistics and the morning digest shows them under "How I'll behave".
 
 /// Updates the user's behaviour profile; returns what changed, in plain words.
 pub async fn run(
@@ -12,6 +15,5 @@ pub async fn run(
     user_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Vec<String>> {
-    let _ = (conn, user_id, now);
-    Ok(Vec::new())
+    Ok(crate::store::behaviour::nightly_update(conn, user_id, now).await?)
 }
