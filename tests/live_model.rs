@@ -135,7 +135,8 @@ async fn real_turn_with_the_gate_records_its_decision_and_confidence() {
         .await
         .unwrap();
     }
-    let rows: Vec<(String, String, String, Option<f32>, Option<i32>)> = sqlx::query_as(
+    type Row = (String, String, String, Option<f32>, Option<i32>);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT message_event_id, gate_action, gate_reason, confidence, gate_ms FROM experience
          ORDER BY id",
     )
