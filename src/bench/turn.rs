@@ -43,9 +43,9 @@ async fn start_endpoint() -> anyhow::Result<Endpoint> {
 const SSE: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":null,\"logprobs\":{\"content\":[{\"token\":\"ok\",\"logprob\":-0.1,\"top_logprobs\":[{\"token\":\"ok\",\"logprob\":-0.1}]}]}}]}\n\n\
 data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
 
-/// The gate's draft (a whole, non-streamed completion), answered at once and confidently, so
-/// the turn goes on to its streamed answer.
-const DRAFT: &str = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ok\"},\"finish_reason\":\"stop\",\"logprobs\":{\"content\":[{\"token\":\"ok\",\"logprob\":-0.01,\"top_logprobs\":[{\"token\":\"ok\",\"logprob\":-0.01}]}]}}]}";
+/// The gate's draft (a whole, non-streamed completion), answered at once and confidently but
+/// cut at its token limit, so the turn goes on to its streamed answer (the longest path).
+const DRAFT: &str = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ok\"},\"finish_reason\":\"length\",\"logprobs\":{\"content\":[{\"token\":\"ok\",\"logprob\":-0.01,\"top_logprobs\":[{\"token\":\"ok\",\"logprob\":-0.01}]}]}}]}";
 
 /// Keep-alive HTTP/1.1, just enough for reqwest: read a request, answer with a fixed stream
 /// (or, for a non-streamed chat request, the draft). Only streamed requests are logged.
