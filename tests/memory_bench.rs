@@ -117,9 +117,8 @@ fn real_llm() -> LlmClient {
     .unwrap()
 }
 
-/// The real run. Measured with the stack's MiniLM (see the memory module's report):
-/// session recall@10 0.861 when every evidence session must be found, 0.948 when one is.
-/// The floors below catch regressions, not the target.
+/// The real run (about a minute). Measured with the stack's MiniLM: session recall@10 0.951
+/// when one evidence session must be found (the target is 0.95), 0.867 when every one must.
 #[tokio::test]
 #[ignore = "minutes long: the real LoCoMo run with MiniLM embeddings"]
 async fn real_locomo_evidence_recall() {
@@ -142,8 +141,8 @@ async fn real_locomo_evidence_recall() {
     .unwrap();
     let all = report.rows.last().unwrap();
     if !extract && report.conversations == 5 {
-        assert!(all.recall[1].session >= 0.84, "{report}");
-        assert!(all.recall[1].session_any >= 0.93, "{report}");
+        assert!(all.recall[1].session_any >= 0.95, "{report}");
+        assert!(all.recall[1].session >= 0.85, "{report}");
     }
 }
 

@@ -63,7 +63,7 @@ impl RetrieveOptions {
     }
 
     fn candidates(&self) -> i64 {
-        (self.k * 4).clamp(20, 200) as i64
+        (self.k * 10).clamp(50, 400) as i64
     }
 }
 
