@@ -120,7 +120,7 @@ fn real_llm() -> LlmClient {
 /// The real run (about a minute). Measured with the stack's MiniLM: session recall@10 0.951
 /// when one evidence session must be found (the target is 0.95), 0.867 when every one must.
 #[tokio::test]
-#[ignore = "minutes long: the real LoCoMo run with MiniLM embeddings"]
+#[ignore = "about a minute, and needs the LoCoMo file from ../shared/data"]
 async fn real_locomo_evidence_recall() {
     let file = std::env::var("THREEAM_LOCOMO_FILE").unwrap_or_else(|_| {
         concat!(
