@@ -174,6 +174,35 @@ async fn learning_from_an_exchange_stores_with_sources_once() {
     assert_eq!(dog.source_event_ids, vec!["$msg1", "$reply1", "$msg2"]);
 }
 
+/// A small model turns the assistant's answer into "facts about the user"; a name the user
+/// never wrote is not kept, while the rest of the exchange's facts are.
+#[tokio::test]
+async fn a_name_only_the_assistant_said_is_not_a_fact_about_the_user() {
+    let (db, stub) = (TestDb::migrated().await, StubLlm::start().await);
+    let llm = fixtures::client(&stub.url());
+    stub.push_structured(Reply::json(&json!({"facts": [
+        {"text": "The user's name is John Smith.", "category": "identity", "priority": 5},
+        {"text": "The user is curious about New Zealand politics.", "category": "preference", "priority": 3}
+    ]})));
+    let out = learn_from_exchange(
+        &db.pool,
+        &llm,
+        ADA,
+        "Who was the 14th prime minister of New Zealand?",
+        "It was John Smith.",
+        &["$q".to_owned(), "$a".to_owned()],
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.len(), 1, "{out:?}");
+    let kept = get_fact(&db.pool, ADA, out[0].fact_id().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept.text.contains("New Zealand"), "{}", kept.text);
+}
+
 /// The real chat server (Qwen2.5-Coder-0.5B on the stack) must accept the schema's grammar
 /// and answer with something the clamp turns into valid facts (possibly none: it is small).
 #[tokio::test]

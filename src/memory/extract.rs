@@ -128,6 +128,13 @@ pub async fn learn_from_exchange(
     let facts: Vec<NewFact> = extract_realtime(llm, user_msg, reply, now)
         .await?
         .into_iter()
+        .filter(|f| {
+            let kept = super::fact::names_grounded(&f.text, user_msg);
+            if !kept {
+                tracing::info!(%user_id, fact = %f.text, "dropped an extracted fact naming someone the user never mentioned");
+            }
+            kept
+        })
         .map(|f| f.with_sources(source_event_ids.iter().cloned()))
         .collect();
     if facts.is_empty() {

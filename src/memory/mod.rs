@@ -43,7 +43,7 @@ pub use control::{
 };
 pub use error::MemoryError;
 pub use extract::{extract_realtime, learn_from_exchange};
-pub use fact::{Category, Fact, Kind, NewFact, Status};
+pub use fact::{Category, Fact, Kind, NewFact, Status, names_grounded};
 pub use locomo::{LocomoReport, bench_locomo};
 pub use retrieve::{
     RetrieveOptions, Retrieved, ScoredFact, record_facts_used, retrieve, retrieve_with_vector,

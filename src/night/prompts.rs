@@ -186,20 +186,21 @@ pub fn read_extracted(raw: &Value, n: usize) -> Vec<Extracted> {
     out
 }
 
-/// Whether every name in `fact` (a capitalised word after the first) occurs in the
-/// transcript. Small models copy names from the worked example ("your wife Ana…"); a fact
-/// naming someone the user never mentioned is not kept.
-pub fn grounded(fact: &str, transcript: &str) -> bool {
-    let said = transcript.to_lowercase();
-    fact.split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty())
-        .skip(1)
-        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
-        .filter(|w| !matches!(*w, "I" | "The" | "User"))
-        .all(|w| {
-            let w = w.trim_end_matches("'s").to_lowercase();
-            said.contains(&w)
-        })
+/// Whether every name in `fact` occurs in what the user said (see
+/// [`crate::memory::names_grounded`]).
+pub fn grounded(fact: &str, user_said: &str) -> bool {
+    crate::memory::names_grounded(fact, user_said)
+}
+
+/// Everything the user wrote in these exchanges: facts about the user come from the user, so
+/// names are checked against this, not against the assistant's replies (which may invent
+/// them).
+pub fn user_words(exchanges: &[Exchange]) -> String {
+    exchanges
+        .iter()
+        .map(|e| normalize_text(&e.user))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn conflict_schema() -> Value {
@@ -401,14 +402,22 @@ mod tests {
 
     #[test]
     fn facts_must_name_only_people_and_places_that_were_mentioned() {
-        let t = transcript(&[Exchange {
-            user: "My sister Eve works at St Mary's in Lyon.".into(),
-            reply: "Nice.".into(),
-        }]);
+        let t = user_words(&[
+            Exchange {
+                user: "My sister Eve works at St Mary's in Lyon.".into(),
+                reply: "Nice.".into(),
+            },
+            Exchange {
+                user: "Who was the 14th prime minister of New Zealand?".into(),
+                reply: "It was John D. Smith.".into(),
+            },
+        ]);
         assert!(grounded("The user's sister Eve works at St Mary's.", &t));
         assert!(grounded("The user has a sister in Lyon.", &t));
         assert!(!grounded("The user's wife Ana likes jazz.", &t));
         assert!(grounded("the user likes tea", &t));
+        // A name only the assistant said is not something the user told about themselves.
+        assert!(!grounded("Your name is John D. Smith.", &t));
     }
 
     #[test]
