@@ -103,13 +103,11 @@ pub(crate) fn coverage(retrieved: &Retrieved) -> MemoryCoverage {
 }
 
 /// What the gate's decision adds to the answer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct GatePlan {
     /// What the gate decided (recorded as the experience's action even when a search failed
     /// and the answer had to do without it: `searched` tells the two apart).
-    pub decided: Option<GateAction>,
-    /// What the answer does: the decision, or the fallback when the search failed.
-    pub decision: Option<GateDecision>,
+    pub action: GateAction,
     /// System-prompt sections: the web sources, then the instruction for the decision.
     pub sections: Vec<String>,
     /// The sources list appended to the answer.
@@ -120,17 +118,27 @@ pub(crate) struct GatePlan {
     pub searched: bool,
     /// The decision's reason, plus what happened to the search.
     pub reason: String,
-    /// One extra model call ran for the draft.
-    pub drafted: bool,
 }
 
 impl GatePlan {
-    pub fn action(&self) -> GateAction {
-        self.decided.unwrap_or(GateAction::Answer)
+    /// The plan for what the answer does (`answering`: the decision, or the fallback when a
+    /// search failed), recorded as the gate's `decided` action.
+    fn new(decided: GateAction, answering: &GateDecision, reason: String) -> Self {
+        GatePlan {
+            action: decided,
+            sections: gate::instruction(answering)
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            sources_markdown: None,
+            preface: preface(answering),
+            searched: false,
+            reason,
+        }
     }
 }
 
-/// Everything [`plan`] needs from the turn.
+/// Everything [`decide`] needs from the turn.
 pub(crate) struct GateContext<'a> {
     pub message: &'a str,
     pub memory: MemoryCoverage,
@@ -204,14 +212,7 @@ pub(crate) async fn search(
     web: Option<&WebAccess>,
     message: &str,
     decision: GateDecision,
-    drafted: bool,
 ) -> GatePlan {
-    let mut plan = GatePlan {
-        decided: Some(decision.action),
-        reason: decision.reason.clone(),
-        drafted,
-        ..GatePlan::default()
-    };
     let query = research::search_query(message);
     let outcome = match web {
         None => Err("web access is disabled".to_owned()),
@@ -238,44 +239,30 @@ pub(crate) async fn search(
     };
     match outcome {
         Ok(sources) => {
-            plan.sections.push(sources.context());
+            let mut plan = GatePlan::new(decision.action, &decision, decision.reason.clone());
+            plan.sections.insert(0, sources.context());
             plan.sources_markdown = Some(sources.markdown());
             plan.searched = true;
-            plan.sections
-                .extend(gate::instruction(&decision).map(str::to_owned));
-            plan.decision = Some(decision);
+            plan
         }
         Err(why) => {
             tracing::warn!(%why, %query, "web search failed; answering without it");
-            plan.reason = format!("{}; search failed: {why}", decision.reason);
+            let reason = format!("{}; search failed: {why}", decision.reason);
             let fallback = GateDecision {
                 action: GateAction::Answer,
                 hedge: Some(Hedge::WebUnavailable),
                 ..decision
             };
-            plan.sections
-                .extend(gate::instruction(&fallback).map(str::to_owned));
+            let mut plan = GatePlan::new(GateAction::Search, &fallback, reason);
             plan.preface = Some(SEARCH_FAILED);
-            plan.decision = Some(fallback);
+            plan
         }
     }
-    plan
 }
 
 /// The plan for a decision that needs no search.
-pub(crate) fn without_search(decision: GateDecision, drafted: bool) -> GatePlan {
-    GatePlan {
-        sections: gate::instruction(&decision)
-            .map(str::to_owned)
-            .into_iter()
-            .collect(),
-        decided: Some(decision.action),
-        reason: decision.reason.clone(),
-        preface: preface(&decision),
-        decision: Some(decision),
-        drafted,
-        ..GatePlan::default()
-    }
+pub(crate) fn without_search(decision: &GateDecision) -> GatePlan {
+    GatePlan::new(decision.action, decision, decision.reason.clone())
 }
 
 #[cfg(test)]

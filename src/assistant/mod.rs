@@ -2,7 +2,7 @@
 //! answers through the LLM, and speaks through an [`Outbox`]; it knows nothing about Matrix.
 
 pub mod commands;
-mod gate_step;
+pub(crate) mod gate_step;
 mod memory_commands;
 mod night_commands;
 pub mod prompt;

@@ -225,9 +225,9 @@ impl Assistant {
                 reply_to.as_deref(),
             )
             .await?;
-            gate_step::search(self.web.as_deref(), &p.body, decision, drafted).await
+            gate_step::search(self.web.as_deref(), &p.body, decision).await
         } else {
-            gate_step::without_search(decision, drafted)
+            gate_step::without_search(&decision)
         };
         let gate_ms = gate_started.elapsed().as_millis().min(i32::MAX as u128) as i32;
         sections.extend(plan.sections.iter().cloned());
@@ -281,7 +281,7 @@ impl Assistant {
             mean_entropy: conf.map(|c| c.mean_entropy),
             latency_ms: started.elapsed().as_millis().min(i32::MAX as u128) as i32,
             facts_used: retrieved.fact_ids(),
-            gate_action: plan.action().as_str().to_owned(),
+            gate_action: plan.action.as_str().to_owned(),
             gate_reason: plan.reason.clone(),
             searched: plan.searched,
             gate_ms,
@@ -292,8 +292,8 @@ impl Assistant {
         .await?;
         tracing::info!(
             event_id = %p.event_id,
-            gate = %plan.action(),
-            drafted = plan.drafted,
+            gate = %plan.action,
+            drafted,
             draft_reused = reused,
             searched = plan.searched,
             gate_ms,
@@ -316,7 +316,7 @@ impl Assistant {
         reply_to: Option<&str>,
     ) -> Result<(Vec<TokenLogprob>, Option<String>), TurnError> {
         let mut req = ChatRequest::new(messages);
-        req.max_tokens = Some(if plan.action() == GateAction::Ask {
+        req.max_tokens = Some(if plan.action == GateAction::Ask {
             ASK_TOKENS
         } else {
             REPLY_TOKENS

@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
+use crate::assistant::gate_step::{self, GateContext};
 use crate::assistant::prompt::{self, PromptInput};
 use crate::behaviour::{BehaviourProfile, prompt_sentences};
 use crate::config::Config;
-use crate::gate::{self, GateAction, GateInput, MemoryCoverage};
+use crate::gate::{self, GateAction, MemoryCoverage};
 use crate::llm::{ChatRequest, LlmClient, StreamEvent};
 
 /// A week of plausible messages: small talk, questions the model knows or does not, requests
@@ -70,35 +71,25 @@ pub async fn run(cfg: &Config, rounds: usize) -> anyhow::Result<()> {
                     .context_tokens
                     .saturating_sub(ANSWER_TOKENS as usize),
             });
-            let mut input = GateInput {
+            let ctx = GateContext {
                 message: text,
                 memory: MemoryCoverage::NONE,
-                draft: None,
-                web_enabled: true,
-                clarified: false,
+                profile: &profile,
                 follows_conversation: false,
+                clarified: false,
+                prompt: &messages,
             };
-            let mut this_draft_ms = 0.0;
-            let mut draft_is_answer = false;
-            let decision = match gate::precheck(&input) {
-                Some(d) => {
-                    by_rule += 1;
-                    d
-                }
-                None => {
-                    let t0 = Instant::now();
-                    let draft = llm.chat(&gate::draft_request(&messages)).await?;
-                    this_draft_ms = t0.elapsed().as_secs_f64() * 1000.0;
-                    draft_ms.push(this_draft_ms);
-                    input.draft = crate::confidence::from_logprobs(&draft.logprobs);
-                    let d = gate::decide(&input, &profile);
-                    draft_is_answer = d.action == GateAction::Answer
-                        && d.hedge.is_none()
-                        && draft.finish_reason.as_deref() == Some("stop")
-                        && !draft.content.trim().is_empty();
-                    d
-                }
+            let t0 = Instant::now();
+            let (decision, draft) = gate_step::decide(&llm, true, &ctx).await?;
+            let this_draft_ms = if draft.is_some() {
+                let ms = t0.elapsed().as_secs_f64() * 1000.0;
+                draft_ms.push(ms);
+                ms
+            } else {
+                0.0
             };
+            by_rule += usize::from(decision.rule.is_some());
+            let draft_is_answer = gate_step::reusable_draft(&decision, draft).is_some();
             reused += usize::from(draft_is_answer);
             actions[match decision.action {
                 GateAction::Answer => 0,
