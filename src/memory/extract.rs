@@ -25,24 +25,41 @@ const MAX_INPUT_CHARS: usize = 2000;
 
 /// The JSON schema of the answer: `{"facts": [{"text", "category", "priority"}]}`.
 pub fn schema() -> Value {
+    facts_schema(MAX_EXTRACTED, MAX_EXTRACTED_CHARS, None)
+}
+
+/// The schema of an extraction answer: at most `max_items` facts of text, category and
+/// priority, and, with `sources_up_to: Some(n)`, the 1-based numbers (1..=n, 1 to 4 of
+/// them) of the exchanges each fact comes from.
+pub(crate) fn facts_schema(
+    max_items: usize,
+    max_chars: usize,
+    sources_up_to: Option<usize>,
+) -> Value {
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+    let mut item = json!({
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "minLength": 3, "maxLength": max_chars},
+            "category": {"type": "string", "enum": categories},
+            "priority": {"type": "integer", "minimum": 1, "maximum": 5}
+        },
+        "required": ["text", "category", "priority"],
+        "additionalProperties": false
+    });
+    if let Some(n) = sources_up_to {
+        item["properties"]["sources"] = json!({
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": n.max(1)},
+            "minItems": 1,
+            "maxItems": 4
+        });
+        item["required"] = json!(["text", "category", "priority", "sources"]);
+    }
     json!({
         "type": "object",
         "properties": {
-            "facts": {
-                "type": "array",
-                "maxItems": MAX_EXTRACTED,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": {"type": "string", "minLength": 3, "maxLength": MAX_EXTRACTED_CHARS},
-                        "category": {"type": "string", "enum": categories},
-                        "priority": {"type": "integer", "minimum": 1, "maximum": 5}
-                    },
-                    "required": ["text", "category", "priority"],
-                    "additionalProperties": false
-                }
-            }
+            "facts": {"type": "array", "maxItems": max_items, "items": item}
         },
         "required": ["facts"],
         "additionalProperties": false
@@ -149,6 +166,41 @@ pub async fn learn_from_exchange(
 /// repeats (same words), and priorities below [`MIN_PRIORITY`]; keeps at most
 /// [`MAX_EXTRACTED`]. Pure and total.
 pub fn clamp_extracted(raw: &Value, now: DateTime<Utc>) -> Vec<NewFact> {
+    let text = |item: &Value| match item {
+        Value::Object(o) => o.get("text").and_then(Value::as_str).map(str::to_owned),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    };
+    let priority = |item: &Value| item.get("priority").map(read_priority).unwrap_or(3);
+    let limits = FactLimits {
+        max_items: MAX_EXTRACTED,
+        max_chars: MAX_EXTRACTED_CHARS,
+        min_priority: MIN_PRIORITY,
+    };
+    read_facts(raw, limits, text, priority)
+        .into_iter()
+        .map(|(fact, _)| fact.observed_at(now))
+        .collect()
+}
+
+/// What an extraction answer may hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FactLimits {
+    pub max_items: usize,
+    pub max_chars: usize,
+    pub min_priority: u8,
+}
+
+/// Reads an extraction answer, `{"facts": [...]}` or a bare array, into at most
+/// `max_items` facts with the item each came from: the text (`text_of` the item) normalised
+/// and within bounds, no repeats (same words), category read leniently (else `other`),
+/// priority (`priority_of` the item) at least `min_priority`. Pure and total.
+pub(crate) fn read_facts(
+    raw: &Value,
+    limits: FactLimits,
+    text_of: impl Fn(&Value) -> Option<String>,
+    priority_of: impl Fn(&Value) -> u8,
+) -> Vec<(NewFact, &Value)> {
     let items: &[Value] = match raw {
         Value::Array(a) => a,
         Value::Object(o) => match o.get("facts") {
@@ -157,22 +209,17 @@ pub fn clamp_extracted(raw: &Value, now: DateTime<Utc>) -> Vec<NewFact> {
         },
         _ => &[],
     };
-    let mut out: Vec<NewFact> = Vec::new();
+    let mut out: Vec<(NewFact, &Value)> = Vec::new();
     let mut keys: Vec<String> = Vec::new();
     for item in items {
-        if out.len() == MAX_EXTRACTED {
+        if out.len() == limits.max_items {
             break;
         }
-        let text = match item {
-            Value::Object(o) => o.get("text").and_then(Value::as_str),
-            Value::String(s) => Some(s.as_str()),
-            _ => None,
-        };
-        let Some(text) = text.map(normalize_text) else {
+        let Some(text) = text_of(item).map(|t| normalize_text(&t)) else {
             continue;
         };
         let chars = text.chars().count();
-        if !(super::fact::MIN_FACT_CHARS..=MAX_EXTRACTED_CHARS).contains(&chars) {
+        if !(super::fact::MIN_FACT_CHARS..=limits.max_chars).contains(&chars) {
             continue;
         }
         let key = text_key(&text);
@@ -184,12 +231,12 @@ pub fn clamp_extracted(raw: &Value, now: DateTime<Utc>) -> Vec<NewFact> {
             .and_then(Value::as_str)
             .map(Category::parse_lenient)
             .unwrap_or(Category::Other);
-        let priority = item.get("priority").map(read_priority).unwrap_or(3);
-        if priority < MIN_PRIORITY {
+        let priority = priority_of(item);
+        if priority < limits.min_priority {
             continue;
         }
         keys.push(key);
-        out.push(NewFact::new(text, category, priority).observed_at(now));
+        out.push((NewFact::new(text, category, priority), item));
     }
     out
 }

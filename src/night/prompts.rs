@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::llm::ChatMessage;
-use crate::memory::fact::{Category, NewFact, normalize_text, text_key};
+use crate::memory::extract::{FactLimits, read_facts};
+use crate::memory::fact::{NewFact, normalize_text};
 
 /// At most this many facts per group.
 pub const MAX_FACTS: usize = 8;
@@ -29,34 +30,7 @@ pub struct Exchange {
 }
 
 pub fn extract_schema(n_exchanges: usize) -> Value {
-    let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-    json!({
-        "type": "object",
-        "properties": {
-            "facts": {
-                "type": "array",
-                "maxItems": MAX_FACTS,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": {"type": "string", "minLength": 3, "maxLength": MAX_FACT_CHARS},
-                        "category": {"type": "string", "enum": categories},
-                        "priority": {"type": "integer", "minimum": 1, "maximum": 5},
-                        "sources": {
-                            "type": "array",
-                            "items": {"type": "integer", "minimum": 1, "maximum": n_exchanges.max(1)},
-                            "minItems": 1,
-                            "maxItems": 4
-                        }
-                    },
-                    "required": ["text", "category", "priority", "sources"],
-                    "additionalProperties": false
-                }
-            }
-        },
-        "required": ["facts"],
-        "additionalProperties": false
-    })
+    crate::memory::extract::facts_schema(MAX_FACTS, MAX_FACT_CHARS, Some(n_exchanges))
 }
 
 /// The transcript of a group, exchanges numbered from 1, each side clipped.
@@ -124,66 +98,38 @@ pub struct Extracted {
 /// no repeats, texts within bounds, sources within `1..=n` (a fact citing none cites the
 /// whole group). Total and pure.
 pub fn read_extracted(raw: &Value, n: usize) -> Vec<Extracted> {
-    let items: &[Value] = match raw {
-        Value::Object(o) => match o.get("facts") {
-            Some(Value::Array(a)) => a,
-            _ => &[],
-        },
-        Value::Array(a) => a,
-        _ => &[],
+    let text = |item: &Value| item.get("text").and_then(Value::as_str).map(str::to_owned);
+    let priority = |item: &Value| match item.get("priority").and_then(Value::as_f64) {
+        Some(p) if p.is_finite() => p.round().clamp(1.0, 5.0) as u8,
+        _ => 3,
     };
-    let mut out: Vec<Extracted> = Vec::new();
-    let mut keys: Vec<String> = Vec::new();
-    for item in items {
-        if out.len() == MAX_FACTS {
-            break;
-        }
-        let Some(text) = item.get("text").and_then(Value::as_str).map(normalize_text) else {
-            continue;
-        };
-        let chars = text.chars().count();
-        if !(crate::memory::fact::MIN_FACT_CHARS..=MAX_FACT_CHARS).contains(&chars) {
-            continue;
-        }
-        let key = text_key(&text);
-        if key.is_empty() || keys.contains(&key) {
-            continue;
-        }
-        let category = item
-            .get("category")
-            .and_then(Value::as_str)
-            .map(Category::parse_lenient)
-            .unwrap_or(Category::Other);
-        let priority = match item.get("priority").and_then(Value::as_f64) {
-            Some(p) if p.is_finite() => p.round().clamp(1.0, 5.0) as u8,
-            _ => 3,
-        };
-        if priority < MIN_PRIORITY {
-            continue;
-        }
-        let mut sources: Vec<usize> = item
-            .get("sources")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_u64)
-                    .map(|s| s as usize)
-                    .filter(|s| (1..=n).contains(s))
-                    .collect()
-            })
-            .unwrap_or_default();
-        sources.sort_unstable();
-        sources.dedup();
-        if sources.is_empty() {
-            sources = (1..=n).collect();
-        }
-        keys.push(key);
-        out.push(Extracted {
-            fact: NewFact::new(text, category, priority),
-            sources,
-        });
-    }
-    out
+    let limits = FactLimits {
+        max_items: MAX_FACTS,
+        max_chars: MAX_FACT_CHARS,
+        min_priority: MIN_PRIORITY,
+    };
+    read_facts(raw, limits, text, priority)
+        .into_iter()
+        .map(|(fact, item)| {
+            let mut sources: Vec<usize> = item
+                .get("sources")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_u64)
+                        .map(|s| s as usize)
+                        .filter(|s| (1..=n).contains(s))
+                        .collect()
+                })
+                .unwrap_or_default();
+            sources.sort_unstable();
+            sources.dedup();
+            if sources.is_empty() {
+                sources = (1..=n).collect();
+            }
+            Extracted { fact, sources }
+        })
+        .collect()
 }
 
 /// Whether every name in `fact` occurs in what the user said (see
@@ -365,6 +311,7 @@ fn clip(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::Category;
     use chrono::TimeZone;
     use proptest::prelude::*;
 
