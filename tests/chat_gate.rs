@@ -7,18 +7,14 @@ mod common;
 #[path = "common/fixtures_web.rs"]
 mod fixtures_web;
 
-use std::sync::Arc;
-use std::time::Duration;
-
+use common::core_rig::{self, Core};
 use common::db::TestDb;
 use common::outbox::{RecordingOutbox, Shown};
 use common::stub_llm::{Reply, StubLlm};
 use fixtures_web::WebFixture;
 use serde_json::Value;
-use threeam::assistant::{Assistant, Incoming, IncomingMessage, Timing};
+use threeam::assistant::{Incoming, IncomingMessage};
 use threeam::behaviour::{BehaviourProfile, UnsureAction};
-use threeam::config::Config;
-use threeam::llm::{Backoff, LlmClient};
 
 const USER: &str = "@ada:localhost";
 const ROOM: &str = "!room:localhost";
@@ -26,42 +22,15 @@ const ROOM: &str = "!room:localhost";
 /// A draft the model is unsure of: every token at probability e^-2.5 ≈ 0.08.
 const UNSURE: f64 = -2.5;
 
-struct Rig {
-    db: TestDb,
-    out: Arc<RecordingOutbox>,
-    assistant: Assistant,
-}
-
-async fn rig(stub: &StubLlm, web: Option<String>) -> Rig {
-    let db = TestDb::migrated().await;
-    let mut cfg = Config::default();
-    cfg.database.url = db.url.clone();
-    cfg.llm.chat_url = stub.url();
-    cfg.llm.embedding_url = stub.url();
+async fn rig(stub: &StubLlm, web: Option<String>) -> Core {
+    let mut cfg = core_rig::config(&stub.url());
     cfg.llm.request_timeout_secs = 5;
     if let Some(url) = web {
         cfg.web.enabled = true;
         cfg.web.search_url = url;
         cfg.web.fetch_private = true;
     }
-    let llm = LlmClient::new(&cfg.llm).unwrap().with_backoff(Backoff {
-        max_retries: 1,
-        first: Duration::from_millis(10),
-        max: Duration::from_millis(10),
-    });
-    let out = Arc::new(RecordingOutbox::default());
-    let assistant = Assistant::new(
-        db.pool.clone(),
-        Arc::new(llm),
-        Arc::new(cfg),
-        out.clone(),
-        Timing {
-            edit_interval: Duration::from_millis(20),
-            db_patience: Duration::from_secs(5),
-            retry_interval: Duration::from_millis(100),
-        },
-    );
-    Rig { db, out, assistant }
+    Core::start(cfg, Some(core_rig::QUICK_RETRY)).await
 }
 
 fn message(event: &str, body: &str) -> Incoming {

@@ -6,13 +6,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::core_rig::{self, Core};
 use common::db::TestDb;
 use common::outbox::{RecordingOutbox, Shown};
 use common::stub_llm::{Reply, StubLlm};
 use serde_json::json;
-use threeam::assistant::{Assistant, Incoming, IncomingMessage, Timing};
-use threeam::config::Config;
-use threeam::llm::LlmClient;
+use threeam::assistant::{Assistant, Incoming, IncomingMessage};
 
 const ADA: &str = "@ada:localhost";
 const ROOM: &str = "!ada:localhost";
@@ -26,25 +25,7 @@ struct Rig {
 
 async fn rig() -> Rig {
     let stub = StubLlm::start().await;
-    let db = TestDb::migrated().await;
-    let mut cfg = Config::default();
-    cfg.database.url = db.url.clone();
-    cfg.llm.chat_url = stub.url();
-    cfg.llm.embedding_url = stub.url();
-    let llm = LlmClient::new(&cfg.llm).unwrap();
-    let out = Arc::new(RecordingOutbox::default());
-    let timing = Timing {
-        edit_interval: Duration::from_millis(20),
-        db_patience: Duration::from_secs(5),
-        retry_interval: Duration::from_millis(100),
-    };
-    let assistant = Assistant::new(
-        db.pool.clone(),
-        Arc::new(llm),
-        Arc::new(cfg),
-        out.clone(),
-        timing,
-    );
+    let Core { db, out, assistant } = Core::start(core_rig::config(&stub.url()), None).await;
     Rig {
         db,
         out,

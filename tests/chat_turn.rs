@@ -3,56 +3,21 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::core_rig::{self, Core};
 use common::db::TestDb;
-use common::outbox::{RecordingOutbox, Shown};
+use common::outbox::Shown;
 use common::stub_llm::{Reply, StubLlm};
-use threeam::assistant::{Assistant, Incoming, IncomingMessage, Timing};
-use threeam::config::Config;
-use threeam::llm::{Backoff, LlmClient};
+use threeam::assistant::{Incoming, IncomingMessage};
 
 const USER: &str = "@ada:localhost";
 const ROOM: &str = "!room:localhost";
 
-struct Rig {
-    db: TestDb,
-    out: Arc<RecordingOutbox>,
-    assistant: Assistant,
-}
-
-fn config(llm_url: &str, db_url: &str) -> Config {
-    let mut cfg = Config::default();
-    cfg.database.url = db_url.into();
-    cfg.llm.chat_url = llm_url.into();
-    cfg.llm.embedding_url = llm_url.into();
+async fn rig(llm_url: &str) -> Core {
+    let mut cfg = core_rig::config(llm_url);
     cfg.llm.request_timeout_secs = 5;
-    cfg
-}
-
-async fn rig(llm_url: &str) -> Rig {
-    let db = TestDb::migrated().await;
-    let cfg = config(llm_url, &db.url);
-    let llm = LlmClient::new(&cfg.llm).unwrap().with_backoff(Backoff {
-        max_retries: 1,
-        first: Duration::from_millis(10),
-        max: Duration::from_millis(10),
-    });
-    let out = Arc::new(RecordingOutbox::default());
-    let timing = Timing {
-        edit_interval: Duration::from_millis(20),
-        db_patience: Duration::from_secs(5),
-        retry_interval: Duration::from_millis(100),
-    };
-    let assistant = Assistant::new(
-        db.pool.clone(),
-        Arc::new(llm),
-        Arc::new(cfg),
-        out.clone(),
-        timing,
-    );
-    Rig { db, out, assistant }
+    Core::start(cfg, Some(core_rig::QUICK_RETRY)).await
 }
 
 fn message(event: &str, body: &str) -> Incoming {

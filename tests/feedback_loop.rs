@@ -5,41 +5,22 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use common::core_rig::{self, Core};
 use common::db::TestDb;
 use common::outbox::{RecordingOutbox, Shown};
 use common::stub_llm::{Reply, StubLlm};
-use threeam::assistant::{Assistant, Incoming, IncomingMessage, Timing};
+use threeam::assistant::{Assistant, Incoming, IncomingMessage};
 use threeam::behaviour::{SEARCH_THRESHOLD_BOUNDS, THRESHOLD_STEP, UnsureAction};
-use threeam::config::Config;
-use threeam::llm::LlmClient;
 use threeam::store;
 
 const USER: &str = "@ada:localhost";
 const ROOM: &str = "!room:localhost";
 
 async fn rig(stub: &StubLlm) -> (TestDb, Arc<RecordingOutbox>, Assistant) {
-    let db = TestDb::migrated().await;
-    let mut cfg = Config::default();
-    cfg.database.url = db.url.clone();
-    cfg.llm.chat_url = stub.url();
-    cfg.llm.embedding_url = stub.url();
-    let llm = LlmClient::new(&cfg.llm).unwrap();
-    let out = Arc::new(RecordingOutbox::default());
-    let a = Assistant::new(
-        db.pool.clone(),
-        Arc::new(llm),
-        Arc::new(cfg),
-        out.clone(),
-        Timing {
-            edit_interval: Duration::from_millis(20),
-            db_patience: Duration::from_secs(5),
-            retry_interval: Duration::from_millis(100),
-        },
-    );
-    (db, out, a)
+    let Core { db, out, assistant } = Core::start(core_rig::config(&stub.url()), None).await;
+    (db, out, assistant)
 }
 
 fn message(event: &str, body: &str, in_reply_to: Option<&str>) -> Incoming {

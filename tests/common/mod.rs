@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod core_rig;
 pub mod db;
 pub mod outbox;
 pub mod stub_llm;
