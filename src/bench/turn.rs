@@ -128,7 +128,7 @@ impl Outbox for NullOutbox {
 
 pub async fn run(cfg: &Config, turns: usize) -> anyhow::Result<()> {
     cfg.validate_database()?;
-    let db = super::ScratchDb::create(&cfg.database.url, "threeam_bench").await?;
+    let db = super::TempDatabase::create(&cfg.database.url, "bench_turn").await?;
     let endpoint = start_endpoint().await?;
     let mut llm_cfg = cfg.llm.clone();
     llm_cfg.chat_url = endpoint.url.clone();
@@ -185,7 +185,7 @@ pub async fn run(cfg: &Config, turns: usize) -> anyhow::Result<()> {
         let arrivals = endpoint.arrivals.lock().unwrap();
         baseline.push(arrivals[before].duration_since(t0).as_secs_f64() * 1000.0);
     }
-    db.drop_db().await?;
+    db.drop().await;
 
     let (p50, p95) = (
         super::quantile(&overhead, 0.5),

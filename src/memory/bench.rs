@@ -24,7 +24,7 @@ use sqlx::{Executor, PgPool};
 
 use super::retrieve::{RetrieveOptions, retrieve_with_vector};
 use super::score::percentile;
-use super::tempdb::TempDatabase;
+use crate::bench::TempDatabase;
 use crate::db::EMBEDDING_DIM;
 use crate::llm::LlmClient;
 

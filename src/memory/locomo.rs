@@ -35,7 +35,7 @@ use super::extract::extract_realtime;
 use super::fact::{Category, MAX_FACT_CHARS, NewFact};
 use super::retrieve::{RetrieveOptions, retrieve_with_vector};
 use super::store::{StoreOutcome, store_facts};
-use super::tempdb::TempDatabase;
+use crate::bench::TempDatabase;
 use crate::llm::LlmClient;
 
 /// One turn of a session.

@@ -23,7 +23,7 @@
 //! Files: [`fact`] (types, pure), [`store`] (insert and merge), [`extract`] (the model call),
 //! [`score`] (fusion, boosts, packing; pure), [`retrieve`], [`control`] (the commands'
 //! data layer), [`bench`] (latency) and [`locomo`] (evidence recall on LoCoMo), which run
-//! in a throwaway database (`tempdb`).
+//! in a throwaway database ([`crate::bench::TempDatabase`]).
 
 pub mod bench;
 pub mod control;
@@ -34,7 +34,6 @@ pub mod locomo;
 pub mod retrieve;
 pub mod score;
 pub mod store;
-pub(crate) mod tempdb;
 
 pub use bench::bench_retrieval;
 pub use control::{

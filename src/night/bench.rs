@@ -11,9 +11,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use super::{RunOptions, RunOutcome, Stage, Trigger, run_night};
+use crate::bench::TempDatabase;
 use crate::llm::LlmClient;
 use crate::memory::fact::{Category, NewFact};
-use crate::memory::tempdb::TempDatabase;
 
 const USER: &str = "@bench:localhost";
 const ROOM: &str = "!bench:localhost";

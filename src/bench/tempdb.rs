@@ -1,4 +1,4 @@
-//! A throwaway database for the benchmarks: created on the server of a given URL, migrated,
+//! A throwaway database for the benchmarks (`threeam bench …`): created on the server of a given URL, migrated,
 //! and dropped (with its connections) afterwards, so a benchmark never touches real data.
 
 use anyhow::Context;
