@@ -18,5 +18,6 @@ pub mod llm;
 pub mod matrix;
 pub mod memory;
 pub mod night;
+pub mod reaction_key;
 pub mod research;
 pub mod store;

@@ -21,14 +21,10 @@ pub const TAG_REACTIONS: [(&str, &str); 4] = [
     ("❌", WRONG),
 ];
 
-/// The tag a reaction key stands for, if any. Clients append U+FE0F (emoji presentation) or
-/// skin tones to some keys, so only the base symbol is compared.
+/// The tag a reaction key stands for, if any (compared by [`crate::reaction_key::base`]).
 pub fn tag_for_reaction(key: &str) -> Option<&'static str> {
-    let base: String = key
-        .chars()
-        .filter(|c| !matches!(*c as u32, 0xFE0E | 0xFE0F | 0x1F3FB..=0x1F3FF))
-        .collect();
-    let base = base.trim();
+    let base = crate::reaction_key::base(key);
+    let base = base.as_str();
     TAG_REACTIONS
         .iter()
         .find(|(k, _)| *k == base)

@@ -6,11 +6,7 @@ use sqlx::{PgPool, Row};
 
 /// What a reaction key says about a pending approval.
 pub fn decision(key: &str) -> Option<bool> {
-    let base: String = key
-        .chars()
-        .filter(|c| !matches!(*c as u32, 0xFE0F | 0x1F3FB..=0x1F3FF))
-        .collect();
-    match base.as_str() {
+    match crate::reaction_key::base(key).as_str() {
         "✅" | "✔" | "☑" | "👌" => Some(true),
         "❌" | "✖" | "🚫" | "❎" => Some(false),
         _ => None,

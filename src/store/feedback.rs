@@ -9,12 +9,7 @@ use crate::behaviour::tag_for_reaction;
 
 /// What a reaction key means as feedback.
 pub fn feedback_value(key: &str) -> Option<i16> {
-    // Clients append U+FE0F (emoji presentation) or skin tones; compare the base symbol.
-    let base: String = key
-        .chars()
-        .filter(|c| !matches!(*c as u32, 0xFE0F | 0x1F3FB..=0x1F3FF))
-        .collect();
-    match base.as_str() {
+    match crate::reaction_key::base(key).as_str() {
         "👍" | "+1" | ":+1:" => Some(1),
         "👎" | "-1" | ":-1:" => Some(-1),
         _ => None,
