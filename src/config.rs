@@ -109,6 +109,10 @@ pub struct LlmConfig {
     pub embedding_dim: usize,
     pub embedding_batch: usize,
     pub context_tokens: usize,
+    /// Tokens of the conversation the chat model sees (the current session, newest last).
+    /// Small models copy from a long history and every uncached token costs time on a CPU;
+    /// memory carries what falls out of it.
+    pub history_tokens: usize,
 }
 
 impl Default for LlmConfig {
@@ -125,6 +129,7 @@ impl Default for LlmConfig {
             embedding_dim: crate::db::EMBEDDING_DIM,
             embedding_batch: 32,
             context_tokens: 8192,
+            history_tokens: 800,
         }
     }
 }
@@ -320,6 +325,11 @@ impl Config {
             self.llm.context_tokens,
             "a whole number of tokens"
         );
+        parsed!(
+            "THREEAM_LLM_HISTORY_TOKENS",
+            self.llm.history_tokens,
+            "a whole number of tokens"
+        );
         string!("THREEAM_SCHEDULE_NIGHT_TIME", self.schedule.night_time);
         string!("THREEAM_SCHEDULE_DIGEST_TIME", self.schedule.digest_time);
         string!(
@@ -432,6 +442,16 @@ impl Config {
                     self.llm.context_tokens
                 ),
                 "set it to the server's context size (-c), e.g. 8192",
+            ));
+        }
+        if self.llm.history_tokens * 2 > self.llm.context_tokens {
+            return Err(invalid(
+                "llm.history_tokens",
+                format!(
+                    "is {}, more than half of llm.context_tokens ({})",
+                    self.llm.history_tokens, self.llm.context_tokens
+                ),
+                "leave room for the memories, the message and the reply, e.g. 800",
             ));
         }
         Ok(())

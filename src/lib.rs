@@ -21,3 +21,4 @@ pub mod night;
 pub mod reaction_key;
 pub mod research;
 pub mod store;
+pub mod text;

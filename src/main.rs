@@ -97,6 +97,19 @@ enum Bench {
         #[arg(long, default_value_t = 200)]
         exchanges: usize,
     },
+    /// Scripted people talk to the configured model over several days (real turns, real
+    /// nights, throwaway database): echo, recall, extraction, care and latency, as a table.
+    Conversation {
+        /// Only these personas (comma-separated names); all by default.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Only the live test's subset.
+        #[arg(long)]
+        live: bool,
+        /// Print every exchange as it happens.
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// Torque Clustering: the MST fast path against the literal O(n^2) method.
     Cluster {
         /// Folder holding the sipu/fcps/graves data sets (d31 is read from it).
@@ -173,6 +186,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             llm_cfg.embedding_batch = llm_cfg.embedding_batch.max(64);
             let llm = threeam::llm::LlmClient::new(&llm_cfg)?;
             threeam::memory::bench_locomo(&cfg.database.url, &llm, &data, &k, extract).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what:
+                Bench::Conversation {
+                    only,
+                    live,
+                    verbose,
+                },
+        } => {
+            let cfg = Config::load(&cli.config)?;
+            let opts = threeam::bench::conversation::Options {
+                only,
+                live_subset: live,
+                verbose,
+            };
+            let report = threeam::bench::conversation::run(&cfg, &opts).await?;
+            println!("{}", report.table());
+            let failures = report.failures();
+            if !failures.is_empty() {
+                println!("Failed checks:\n{failures}");
+            }
+            println!("{}", report.summary());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

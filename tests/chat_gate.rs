@@ -1,7 +1,7 @@
 //! The decision gate inside real chat turns: real PostgreSQL, the llama-server stub scripting
-//! the draft's token logprobs, a local SearxNG-shaped fixture with fixture pages, and a
-//! recording outbox. Each test checks what the user sees, what the model was asked, and the
-//! experience row.
+//! the answer's token logprobs (its first tokens are the gate's draft), a local SearxNG-shaped
+//! fixture with fixture pages, and a recording outbox. Each test checks what the user sees,
+//! what the model was asked, and the experience row.
 
 mod common;
 #[path = "common/fixtures_web.rs"]
@@ -73,11 +73,18 @@ async fn experience(db: &TestDb, event: &str) -> Row {
     }
 }
 
-/// The system prompt of the last conversation request (the answer, not the draft).
-fn answer_system_prompt(stub: &StubLlm) -> String {
+/// The whole prompt of the last conversation request: the system prompt, then the turn's
+/// notes (memories, the gate's instruction, web sources) and the message.
+fn answer_prompt(stub: &StubLlm) -> String {
     let reqs = stub.chat_requests();
     let last: &Value = reqs.last().expect("an answer was requested");
-    last["messages"][0]["content"].as_str().unwrap().to_owned()
+    last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 fn final_text(out: &RecordingOutbox) -> String {
@@ -108,7 +115,7 @@ async fn a_greeting_is_answered_by_rule_without_a_draft() {
         .handle(message("$hi", "Good morning!"))
         .await
         .unwrap();
-    assert!(stub.draft_requests().is_empty(), "no extra model call");
+    assert_eq!(stub.chat_requests().len(), 1, "one generation, no draft");
     let row = experience(&r.db, "$hi").await;
     assert_eq!(row.action, "answer");
     assert!(row.reason.contains("small talk"), "{row:?}");
@@ -118,7 +125,6 @@ async fn a_greeting_is_answered_by_rule_without_a_draft() {
 #[tokio::test]
 async fn a_confident_draft_means_a_plain_answer_with_the_profile_in_the_prompt() {
     let stub = StubLlm::start().await;
-    stub.push_draft(Reply::truncated("Lyon is in France, on the", -0.03));
     stub.push(Reply::text("Lyon is in France, on the Rhône.", -0.05));
     let r = rig(&stub, None).await;
     set_profile(
@@ -134,15 +140,19 @@ async fn a_confident_draft_means_a_plain_answer_with_the_profile_in_the_prompt()
         .await
         .unwrap();
 
-    assert_eq!(stub.draft_requests().len(), 1);
-    let draft = &stub.draft_requests()[0];
-    assert_eq!(draft["max_tokens"], threeam::gate::DRAFT_MAX_TOKENS);
-    assert_eq!(draft["stream"], false);
-    let system = answer_system_prompt(&stub);
+    let reqs = stub.chat_requests();
+    assert_eq!(reqs.len(), 1, "the draft is the answer's own beginning");
+    assert_eq!(reqs[0]["stream"], true);
+    assert_eq!(reqs[0]["top_logprobs"], 5);
+    let system = reqs[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(system.contains("very short"), "profile sentence: {system}");
+    let prompt = answer_prompt(&stub);
     assert!(
-        !system.contains("not sure"),
-        "no hedge instruction: {system}"
+        !prompt.contains("not sure"),
+        "no hedge instruction: {prompt}"
     );
     assert_eq!(final_text(&r.out), "Lyon is in France, on the Rhône.");
     let row = experience(&r.db, "$q").await;
@@ -152,29 +162,27 @@ async fn a_confident_draft_means_a_plain_answer_with_the_profile_in_the_prompt()
 }
 
 #[tokio::test]
-async fn a_short_complete_draft_the_gate_trusts_is_the_answer_itself() {
+async fn a_trusted_answer_is_one_generation_and_an_unsure_one_says_so_first() {
     let stub = StubLlm::start().await;
-    stub.push_draft(Reply::text("Canberra.", -0.01));
+    stub.push(Reply::text("Canberra.", -0.01));
     let r = rig(&stub, None).await;
     r.assistant
         .handle(message("$c", "What is the capital of Australia?"))
         .await
         .unwrap();
-    assert_eq!(stub.draft_requests().len(), 1);
-    assert!(stub.chat_requests().is_empty(), "no second generation");
+    assert_eq!(stub.chat_requests().len(), 1, "no second generation");
     assert_eq!(final_text(&r.out), "Canberra.");
     let row = experience(&r.db, "$c").await;
     assert_eq!(row.action, "answer");
     assert!(row.confidence.unwrap() > 0.9, "{row:?}");
 
-    // An unsure short draft is not reused: the answer is generated with the hedge.
-    stub.push_draft(Reply::text("Ottawa.", -3.0));
+    // An unsure answer goes on in the same generation, after the bot's own hedge.
+    stub.push(Reply::text("Ottawa.", -3.0));
     r.assistant
         .handle(message("$c2", "What is the capital of Canada?"))
         .await
         .unwrap();
-    assert_eq!(stub.chat_requests().len(), 1);
-    assert!(answer_system_prompt(&stub).contains("not sure"));
+    assert_eq!(stub.chat_requests().len(), 2, "one generation per turn");
     let last = r.out.messages().last().unwrap().1.markdown.clone();
     assert!(
         last.starts_with("🤔 *I'm not sure about this one.*"),
@@ -186,7 +194,8 @@ async fn a_short_complete_draft_the_gate_trusts_is_the_answer_itself() {
 async fn an_unsure_draft_searches_the_web_and_the_answer_cites_its_sources() {
     let stub = StubLlm::start().await;
     let web = WebFixture::start().await;
-    stub.push_draft(Reply::text("Barn owls live in", UNSURE));
+    // The answer's first tokens are unsure: the gate drops them and searches.
+    stub.push(Reply::text("Barn owls live in", UNSURE));
     stub.push(Reply::text(
         "Barn owls live on every continent except Antarctica [1].",
         -0.1,
@@ -228,12 +237,17 @@ async fn an_unsure_draft_searches_the_web_and_the_answer_cites_its_sources() {
     assert!(text.contains("From a web search"), "{text}");
     assert!(text.contains(&web.url("/pages/owls")), "{text}");
 
-    let system = answer_system_prompt(&stub);
-    assert!(
-        system.contains("silent flight"),
-        "page text in the prompt: {system}"
+    assert_eq!(
+        stub.chat_requests().len(),
+        2,
+        "the draft, then the answer with sources"
     );
-    assert!(system.contains("cite them"), "{system}");
+    let prompt = answer_prompt(&stub);
+    assert!(
+        prompt.contains("silent flight"),
+        "page text in the prompt: {prompt}"
+    );
+    assert!(prompt.contains("cite them"), "{prompt}");
     assert!(web.seen().iter().any(|s| s.path == "/search"));
     let row = experience(&r.db, "$owl").await;
     assert_eq!(row.action, "search");
@@ -249,7 +263,7 @@ async fn an_explicit_request_searches_without_a_draft() {
         .handle(message("$s", "Please look up barn owls on the web"))
         .await
         .unwrap();
-    assert!(stub.draft_requests().is_empty());
+    assert_eq!(stub.chat_requests().len(), 1, "no draft: the rule decided");
     let q = web
         .seen()
         .into_iter()
@@ -281,10 +295,10 @@ async fn with_the_web_disabled_it_never_searches_and_says_it_cannot() {
     let row = experience(&r.db, "$n").await;
     assert_eq!(row.action, "answer");
     assert!(!row.searched);
-    let system = answer_system_prompt(&stub);
+    let prompt = answer_prompt(&stub);
     assert!(
-        system.contains("cannot search the web right now"),
-        "{system}"
+        prompt.contains("cannot search the web right now"),
+        "{prompt}"
     );
     let text = final_text(&r.out);
     assert!(!text.contains("Searching the web"), "{text}");
@@ -311,8 +325,8 @@ async fn a_search_server_that_is_down_gives_an_answer_that_says_so() {
     assert_eq!(row.action, "search");
     assert!(!row.searched);
     assert!(row.reason.contains("search failed"), "{row:?}");
-    let system = answer_system_prompt(&stub);
-    assert!(system.contains("cannot search the web"), "{system}");
+    let prompt = answer_prompt(&stub);
+    assert!(prompt.contains("cannot search the web"), "{prompt}");
     // The search notice was replaced by the answer.
     let text = final_text(&r.out);
     assert!(!text.contains("Searching the web"), "{text}");
@@ -331,29 +345,29 @@ async fn a_vague_request_gets_one_question_back_and_the_answer_to_it_is_not_ques
     r.assistant.handle(message("$v", "do that")).await.unwrap();
     let row = experience(&r.db, "$v").await;
     assert_eq!(row.action, "ask", "{row:?}");
-    let system = answer_system_prompt(&stub);
+    let prompt = answer_prompt(&stub);
     assert!(
-        system.contains("exactly one short clarifying question"),
-        "{system}"
+        prompt.contains("exactly one short clarifying question"),
+        "{prompt}"
     );
     let ask_req = stub.chat_requests().last().unwrap().clone();
     assert!(ask_req["max_tokens"].as_u64().unwrap() <= 200);
 
     // The reply to the question is short and vague too, but it is an answer: no second ask.
-    stub.push_draft(Reply::text("I", -4.0));
+    stub.push(Reply::text("I", -4.0));
     r.assistant.handle(message("$v2", "do it")).await.unwrap();
     let row = experience(&r.db, "$v2").await;
     assert_ne!(row.action, "ask", "{row:?}");
 }
 
 #[tokio::test]
-async fn a_dead_model_server_during_the_draft_keeps_the_message_queued() {
+async fn a_dead_model_server_at_the_start_keeps_the_message_queued() {
     let stub = StubLlm::start().await;
-    stub.push_draft(Reply::Error {
+    stub.push(Reply::Error {
         status: 503,
         message: "Loading model".into(),
     });
-    stub.push_draft(Reply::Error {
+    stub.push(Reply::Error {
         status: 503,
         message: "Loading model".into(),
     });

@@ -110,10 +110,12 @@ async fn facts_are_learned_after_a_turn_and_recalled_in_the_next() {
         .await
         .unwrap();
     let req = r.stub.chat_requests().last().cloned().unwrap();
-    let system = req["messages"][0]["content"].as_str().unwrap().to_owned();
+    let messages = req["messages"].as_array().unwrap();
+    let notes = messages[messages.len() - 2]["content"].as_str().unwrap();
+    assert_eq!(messages[messages.len() - 2]["role"], "system");
     assert!(
-        system.contains("Ada's cat is called Tom"),
-        "memory goes into the system prompt: {system}"
+        notes.contains("Ada's cat is called Tom"),
+        "memory goes into the turn's notes, just before the message: {notes}"
     );
     let used: Vec<i64> =
         sqlx::query_scalar("SELECT facts_used FROM experience WHERE message_event_id = '$m2'")

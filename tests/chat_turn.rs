@@ -121,9 +121,17 @@ async fn conversation_history_is_sent_with_alternating_roles() {
         .iter()
         .map(|m| m["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(roles, ["system", "user", "assistant", "system", "user"]);
     assert_eq!(req["messages"][1]["content"], "I'm Ada.");
     assert_eq!(req["messages"][2]["content"], "Nice to meet you, Ada.");
+    assert!(
+        req["messages"][3]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Notes for your reply"),
+        "the turn's notes come last, so the conversation before them stays cached"
+    );
+    assert_eq!(req["messages"][4]["content"], "What's my name?");
 }
 
 #[tokio::test]

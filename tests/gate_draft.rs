@@ -1,19 +1,18 @@
-//! The decision gate on scripted llama-server responses: the draft request goes over the wire
-//! to the stub, its token logprobs become a confidence, and the gate decides. Also shows the
-//! gate's cost: cheap rules make no model call; otherwise one short draft.
+//! The decision gate on scripted llama-server responses: the answer is streamed from the stub
+//! with token logprobs, its first tokens (the draft) become a confidence, and the gate
+//! decides. Also shows the gate's cost: cheap rules need no draft at all.
 
 mod common;
 
 use std::time::Duration;
 
 use common::stub_llm::{Reply, StubLlm};
+use futures::StreamExt;
 use threeam::behaviour::{BehaviourProfile, UnsureAction};
 use threeam::confidence::{self, Confidence};
 use threeam::config::LlmConfig;
-use threeam::gate::{
-    self, DRAFT_MAX_TOKENS, GateAction, GateDecision, GateInput, Hedge, MemoryCoverage,
-};
-use threeam::llm::{Backoff, ChatMessage, LlmClient};
+use threeam::gate::{self, GateAction, GateDecision, GateInput, Hedge, MemoryCoverage};
+use threeam::llm::{Backoff, ChatMessage, ChatRequest, LlmClient, StreamEvent};
 
 fn client(stub: &StubLlm) -> LlmClient {
     LlmClient::new(&LlmConfig {
@@ -30,7 +29,7 @@ fn client(stub: &StubLlm) -> LlmClient {
     })
 }
 
-/// What a turn does: cheap rules, else a draft and the draft-based decision.
+/// What a turn does: cheap rules, else the answer's first tokens and the draft-based decision.
 async fn gate_turn(
     llm: &LlmClient,
     message: &str,
@@ -53,8 +52,20 @@ async fn gate_turn(
         ChatMessage::system("You are 3AM, a personal assistant."),
         ChatMessage::user(message),
     ];
-    let draft = llm.chat(&gate::draft_request(&prompt)).await.unwrap();
-    input.draft = confidence::from_logprobs(&draft.logprobs);
+    let mut req = ChatRequest::new(prompt);
+    req.top_logprobs = gate::DRAFT_TOP_LOGPROBS;
+    let mut stream = Box::pin(llm.chat_stream(&req).await.unwrap());
+    let mut draft = Vec::new();
+    while let Some(ev) = stream.next().await {
+        match ev.unwrap() {
+            StreamEvent::Delta { logprobs, .. } => draft.extend(logprobs),
+            StreamEvent::Done { .. } => break,
+        }
+        if draft.len() >= gate::DRAFT_TOKENS {
+            break;
+        }
+    }
+    input.draft = confidence::from_logprobs(&draft[..draft.len().min(gate::DRAFT_TOKENS)]);
     (gate::decide(&input, profile), input.draft)
 }
 
@@ -70,7 +81,7 @@ const QUESTION: &str = "Who wrote the novel Dune, and when was it first publishe
 #[tokio::test]
 async fn a_confident_draft_is_answered() {
     let stub = StubLlm::start().await;
-    stub.push_draft(Reply::text(
+    stub.push(Reply::text(
         "Frank Herbert wrote Dune; it was first published in 1965.",
         -0.02,
     ));
@@ -84,19 +95,13 @@ async fn a_confident_draft_is_answered() {
     );
     assert!(d.reason.contains("draft confidence"), "{}", d.reason);
 
-    // The draft request on the wire: short, greedy, with 5 alternatives per token.
-    let sent = stub.draft_requests();
-    assert_eq!(sent.len(), 1, "one draft call");
+    // The answer on the wire: streamed, with 5 alternatives per token for the draft.
+    let sent = stub.chat_requests();
+    assert_eq!(sent.len(), 1, "one generation");
     let body = &sent[0];
-    assert_eq!(body["max_tokens"], DRAFT_MAX_TOKENS);
-    assert_eq!(body["temperature"], 0.0);
+    assert_eq!(body["stream"], true);
     assert_eq!(body["logprobs"], true);
     assert_eq!(body["top_logprobs"], 5);
-    let system = body["messages"][0]["content"].as_str().unwrap();
-    assert!(
-        system.starts_with("You are 3AM") && system.contains("no preamble"),
-        "{system}"
-    );
     assert_eq!(body["messages"][1]["content"], QUESTION);
 }
 
@@ -107,14 +112,14 @@ async fn an_unsure_draft_searches_or_hedges() {
     // -1.0 per token with the stub's spread of alternatives: unsure, above the ask threshold.
     let unsure = "It was written by Brian Herbert in 1971.";
 
-    stub.push_draft(Reply::text(unsure, -1.0));
+    stub.push(Reply::text(unsure, -1.0));
     let (d, conf) = gate_turn(&llm, QUESTION, MemoryCoverage::NONE, true, &searching()).await;
     let score = conf.unwrap().score;
     assert!((0.25..0.45).contains(&score), "{score}");
     assert_eq!(d.action, GateAction::Search, "{}", d.reason);
     assert_eq!(d.knowledge, Some(score));
 
-    stub.push_draft(Reply::text(unsure, -1.0));
+    stub.push(Reply::text(unsure, -1.0));
     let (d, _) = gate_turn(&llm, QUESTION, MemoryCoverage::NONE, false, &searching()).await;
     assert_eq!(
         (d.action, d.hedge),
@@ -126,7 +131,7 @@ async fn an_unsure_draft_searches_or_hedges() {
             .contains("cannot search the web")
     );
 
-    stub.push_draft(Reply::text(unsure, -1.0));
+    stub.push(Reply::text(unsure, -1.0));
     let (d, _) = gate_turn(
         &llm,
         QUESTION,
@@ -145,7 +150,7 @@ async fn an_unsure_draft_searches_or_hedges() {
 async fn memory_support_turns_an_unsure_draft_into_an_answer() {
     let stub = StubLlm::start().await;
     let llm = client(&stub);
-    stub.push_draft(Reply::text(
+    stub.push(Reply::text(
         "Your sister Mia's birthday is on 12 May.",
         -1.0,
     ));
@@ -172,7 +177,7 @@ async fn memory_support_turns_an_unsure_draft_into_an_answer() {
 async fn a_lost_draft_on_an_unclear_request_asks() {
     let stub = StubLlm::start().await;
     let llm = client(&stub);
-    stub.push_draft(Reply::text("You could try restarting it or", -2.5));
+    stub.push(Reply::text("You could try restarting it or", -2.5));
     let (d, conf) = gate_turn(
         &llm,
         "how do I fix this",
@@ -186,7 +191,7 @@ async fn a_lost_draft_on_an_unclear_request_asks() {
     assert!(gate::instruction(&d).unwrap().contains("exactly one"));
 
     // The same lost draft for a specific question: search instead of asking it back.
-    stub.push_draft(Reply::text("You could try restarting it or", -2.5));
+    stub.push(Reply::text("You could try restarting it or", -2.5));
     let (d, _) = gate_turn(
         &llm,
         "how do I fix error E0502 in Rust",
@@ -222,5 +227,5 @@ async fn cheap_rules_cost_no_model_call() {
         assert_eq!((d.action, d.rule), (action, Some(rule)), "{message}");
         assert!(conf.is_none());
     }
-    assert!(stub.draft_requests().is_empty(), "no draft was generated");
+    assert!(stub.chat_requests().is_empty(), "no draft was generated");
 }

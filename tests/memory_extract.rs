@@ -1,6 +1,6 @@
-//! Realtime extraction: the constrained request, clamping of what comes back, the combined
-//! extract-and-store step with its redelivery short-cut, and one call to the real model to
-//! prove llama-server accepts the schema.
+//! Realtime extraction: the constrained request, clamping and grounding of what comes back,
+//! the combined extract-and-store step with its redelivery short-cut, and one call to the real
+//! model to prove llama-server accepts the schema.
 
 mod common;
 #[path = "common/memory_fixtures.rs"]
@@ -31,24 +31,18 @@ async fn extraction_sends_one_constrained_request_and_clamps_the_answer() {
         {"text": "The user is called Ada.", "category": "identity", "priority": 5},
         {"text": "The user is called Ada.", "category": "identity", "priority": 5},
         {"text": "The user said good morning.", "category": "other", "priority": 1},
-        {"text": "The user moved to Lyon in March 2025.", "category": "identity", "priority": 9}
+        {"text": "The user just moved to Lyon.", "category": "identity", "priority": 9},
+        {"text": "The user moved to Lyon in March 2024.", "category": "identity", "priority": 5}
     ]})));
     let llm = fixtures::client(&stub.url());
-    let facts = extract_realtime(
-        &llm,
-        "Hi! I'm Ada, I just moved to Lyon.",
-        "Welcome, Ada!",
-        now(),
-    )
-    .await
-    .unwrap();
+    let facts = extract_realtime(&llm, "Hi! I'm Ada, I just moved to Lyon.", now())
+        .await
+        .unwrap();
     let texts: Vec<&str> = facts.iter().map(|f| f.text.as_str()).collect();
     assert_eq!(
         texts,
-        vec![
-            "The user is called Ada.",
-            "The user moved to Lyon in March 2025."
-        ]
+        vec!["The user is called Ada.", "The user just moved to Lyon."],
+        "a repeat, a trifle and a date the user never wrote are dropped"
     );
     assert_eq!(facts[1].priority, 5);
     assert!(
@@ -70,11 +64,11 @@ async fn extraction_sends_one_constrained_request_and_clamps_the_answer() {
         Category::ALL.len()
     );
     assert_eq!(body["temperature"], 0.0);
-    assert!(
-        body["messages"][5]["content"]
-            .as_str()
-            .unwrap()
-            .contains("I'm Ada")
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(
+        messages.last().unwrap()["content"],
+        "Message: Hi! I'm Ada, I just moved to Lyon.",
+        "the model sees the user's message alone, not the assistant's reply"
     );
 }
 
@@ -84,26 +78,21 @@ async fn output_that_is_not_json_is_an_error_not_a_panic() {
     stub.push_structured(Reply::text("Sure! The user is Ada.", -0.1));
     stub.push_structured(Reply::json(&json!({"unexpected": true})));
     let llm = fixtures::client(&stub.url());
-    let err = extract_realtime(&llm, "I'm Ada", "Hi", now())
-        .await
-        .unwrap_err();
+    let err = extract_realtime(&llm, "I'm Ada", now()).await.unwrap_err();
     assert!(
         matches!(err, MemoryError::Llm(LlmError::MalformedOutput { .. })),
         "{err}"
     );
     assert!(
-        extract_realtime(&llm, "I'm Ada", "Hi", now())
+        extract_realtime(&llm, "I'm Ada", now())
             .await
             .unwrap()
             .is_empty()
     );
-    // An empty message is not worth a model call.
-    assert!(
-        extract_realtime(&llm, "  ", "Hi", now())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // An empty message, or one that only asks or greets, is not worth a model call.
+    for m in ["  ", "What is my dog called?", "good morning!"] {
+        assert!(extract_realtime(&llm, m, now()).await.unwrap().is_empty());
+    }
     assert_eq!(stub.structured_requests().len(), 2);
 }
 
@@ -121,7 +110,6 @@ async fn learning_from_an_exchange_stores_with_sources_once() {
         &llm,
         ADA,
         "I live in Lyon with my dog Rex.",
-        "Lyon is lovely!",
         &sources,
         now(),
     )
@@ -141,7 +129,6 @@ async fn learning_from_an_exchange_stores_with_sources_once() {
         &llm,
         ADA,
         "I live in Lyon with my dog Rex.",
-        "Lyon is lovely!",
         &sources,
         now(),
     )
@@ -155,17 +142,9 @@ async fn learning_from_an_exchange_stores_with_sources_once() {
     stub.push_structured(Reply::json(&json!({"facts": [
         {"text": "The user has a dog named Rex.", "category": "relationship", "priority": 4}
     ]})));
-    let out = learn_from_exchange(
-        &db.pool,
-        &llm,
-        ADA,
-        "Rex says hi",
-        "Hi Rex",
-        &["$msg2".into()],
-        now(),
-    )
-    .await
-    .unwrap();
+    let out = learn_from_exchange(&db.pool, &llm, ADA, "Rex says hi", &["$msg2".into()], now())
+        .await
+        .unwrap();
     let dog = get_fact(&db.pool, ADA, out[0].fact_id().unwrap())
         .await
         .unwrap()
@@ -174,23 +153,40 @@ async fn learning_from_an_exchange_stores_with_sources_once() {
     assert_eq!(dog.source_event_ids, vec!["$msg1", "$reply1", "$msg2"]);
 }
 
-/// A small model turns the assistant's answer into "facts about the user"; a name the user
-/// never wrote is not kept, while the rest of the exchange's facts are.
+/// A small model turns the assistant's answer or its own examples into "facts about the
+/// user"; a question alone is not even asked about, and of a statement's facts only those the
+/// user wrote are kept.
 #[tokio::test]
-async fn a_name_only_the_assistant_said_is_not_a_fact_about_the_user() {
+async fn only_what_the_user_wrote_becomes_a_fact() {
     let (db, stub) = (TestDb::migrated().await, StubLlm::start().await);
     let llm = fixtures::client(&stub.url());
+    let out = learn_from_exchange(
+        &db.pool,
+        &llm,
+        ADA,
+        "Who was the 14th prime minister of New Zealand?",
+        &["$q".to_owned(), "$a".to_owned()],
+        now(),
+    )
+    .await
+    .unwrap();
+    assert!(out.is_empty());
+    assert!(
+        stub.structured_requests().is_empty(),
+        "no model call for a question"
+    );
+
     stub.push_structured(Reply::json(&json!({"facts": [
         {"text": "The user's name is John Smith.", "category": "identity", "priority": 5},
+        {"text": "The user's name is Zoltan.", "category": "identity", "priority": 5},
         {"text": "The user is curious about New Zealand politics.", "category": "preference", "priority": 3}
     ]})));
     let out = learn_from_exchange(
         &db.pool,
         &llm,
         ADA,
-        "Who was the 14th prime minister of New Zealand?",
-        "It was John Smith.",
-        &["$q".to_owned(), "$a".to_owned()],
+        "I'm curious about New Zealand politics. Who was the 14th prime minister?",
+        &["$q2".to_owned(), "$a2".to_owned()],
         now(),
     )
     .await
@@ -217,12 +213,11 @@ async fn the_real_model_accepts_the_schema() {
     let facts = extract_realtime(
         &llm,
         "Hi, I'm Ada. I work as a nurse in Lyon and I'm allergic to peanuts.",
-        "Nice to meet you, Ada! I'll keep your peanut allergy in mind.",
         now(),
     )
     .await
     .expect("llama-server accepts the schema and answers valid JSON");
-    assert!(facts.len() <= 5);
+    assert!(facts.len() <= threeam::memory::extract::MAX_EXTRACTED);
     for f in &facts {
         assert!(f.normalized().is_ok() && f.priority >= 3, "{f:?}");
     }

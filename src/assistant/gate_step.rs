@@ -1,16 +1,15 @@
-//! The decision gate inside a chat turn: cheap rules, else a short draft whose confidence and
-//! the memory coverage decide between answering, searching the web first and asking back
-//! (the maths is pure, in [`crate::gate`]); then, for a search, the search itself.
+//! The decision gate inside a chat turn: cheap rules, else the answer's first tokens (the
+//! draft), whose confidence and the memory coverage decide between answering, searching the
+//! web first and asking back (the maths is pure, in [`crate::gate`]); then, for a search, the
+//! search itself.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::behaviour::BehaviourProfile;
 use crate::config::WebConfig;
-use crate::gate::{self, GateAction, GateDecision, GateInput, Hedge, MemoryCoverage};
-use crate::llm::{ChatMessage, ChatResponse};
+use crate::gate::{self, GateAction, GateDecision, Hedge, MemoryCoverage};
 use crate::memory::Retrieved;
 use crate::research::{self, FetchLimits, ResearchOptions, SearchBackend, SearxNg, Sources};
 
@@ -138,73 +137,37 @@ impl GatePlan {
     }
 }
 
-/// Everything [`decide`] needs from the turn.
-pub(crate) struct GateContext<'a> {
-    pub message: &'a str,
-    pub memory: MemoryCoverage,
-    pub profile: &'a BehaviourProfile,
-    pub follows_conversation: bool,
-    pub clarified: bool,
-    /// The prompt the answer would be generated from, for the draft.
-    pub prompt: &'a [ChatMessage],
-}
-
-/// The rules, or the draft and the decision (with the draft, when one ran). A draft that fails
-/// because the model server is away fails the turn (the answer would fail too); any other
-/// draft failure answers without a confidence, as the gate does when the server sends no
-/// logprobs.
-pub(crate) async fn decide(
-    llm: &crate::llm::LlmClient,
-    web_enabled: bool,
-    ctx: &GateContext<'_>,
-) -> Result<(GateDecision, Option<ChatResponse>), crate::llm::LlmError> {
-    let mut input = GateInput {
-        message: ctx.message,
-        memory: ctx.memory,
-        draft: None,
-        web_enabled,
-        clarified: ctx.clarified,
-        follows_conversation: ctx.follows_conversation,
-    };
-    if let Some(decision) = gate::precheck(&input) {
-        return Ok((decision, None));
+/// Every instruction and line the gate may put into a turn, for the guard: a reply must
+/// not copy them.
+pub(crate) fn instructions() -> Vec<&'static str> {
+    use crate::gate::{GateAction as A, Hedge as H};
+    let mut out = vec![NO_WEB, SEARCH_FAILED, UNSURE];
+    for (action, hedge) in [
+        (A::Answer, Some(H::Unsure)),
+        (A::Answer, Some(H::WebUnavailable)),
+        (A::Answer, Some(H::NotInMemory)),
+        (A::Search, None),
+        (A::Ask, None),
+    ] {
+        out.extend(gate::instruction(&GateDecision {
+            action,
+            hedge,
+            reason: String::new(),
+            rule: None,
+            knowledge: None,
+        }));
     }
-    let started = Instant::now();
-    let draft = match llm.chat(&gate::draft_request(ctx.prompt)).await {
-        Ok(draft) => {
-            input.draft = crate::confidence::from_logprobs(&draft.logprobs);
-            Some(draft)
-        }
-        Err(e) if e.is_transient() => return Err(e),
-        Err(e) => {
-            tracing::warn!(error = %e, "the gate's draft failed; deciding without it");
-            None
-        }
-    };
-    let decision = gate::decide(&input, ctx.profile);
-    tracing::debug!(
-        action = %decision.action,
-        knowledge = ?decision.knowledge,
-        draft_ms = started.elapsed().as_millis() as u64,
-        reason = %decision.reason,
-        "gate"
-    );
-    Ok((decision, draft))
+    out
 }
 
-/// The draft, when it can be the answer itself: the gate answers without reservation and the
-/// draft ended on its own (a short answer, complete within the draft's tokens), so a second
-/// generation would only repeat it.
-pub(crate) fn reusable_draft(
-    decision: &GateDecision,
-    draft: Option<ChatResponse>,
-) -> Option<ChatResponse> {
-    draft.filter(|d| {
-        decision.action == GateAction::Answer
-            && decision.hedge.is_none()
-            && d.finish_reason.as_deref() == Some("stop")
-            && !d.content.trim().is_empty()
-    })
+/// Whether the answer must start again with the decision's instruction, rather than go on
+/// from its draft: a search, a question back, or telling the user that memory has nothing
+/// on it. Hedges that the bot states itself (unsure, no web) go on, with the preface first.
+pub(crate) fn needs_new_prompt(decision: &GateDecision) -> bool {
+    match decision.action {
+        GateAction::Search | GateAction::Ask => true,
+        GateAction::Answer => decision.hedge == Some(Hedge::NotInMemory),
+    }
 }
 
 /// Runs the search for a decision to search; on failure the answer says it could not search.

@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub(crate) mod gate_step;
+pub mod guard;
 mod memory_commands;
 mod night_commands;
 pub mod prompt;
@@ -144,6 +145,11 @@ pub struct Assistant {
     outage_notified: Mutex<HashSet<String>>,
     /// One turn at a time per room keeps answers in order.
     room_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Work left running after a reply (realtime learning), awaited by [`Assistant::settle`].
+    background: tokio_util::task::TaskTracker,
+    /// The turn's notes go in a system message of their own, until the chat template refuses
+    /// a second system message (then they go inside the user's message).
+    notes_as_system: std::sync::atomic::AtomicBool,
 }
 
 impl Assistant {
@@ -170,7 +176,17 @@ impl Assistant {
             web,
             outage_notified: Mutex::new(HashSet::new()),
             room_locks: Mutex::new(HashMap::new()),
+            background: tokio_util::task::TaskTracker::new(),
+            notes_as_system: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// Waits until the work started after replies (realtime learning) is done: before a
+    /// shutdown, so nothing learned is lost, and in benchmarks that check memory after a turn.
+    pub async fn settle(&self) {
+        self.background.close();
+        self.background.wait().await;
+        self.background.reopen();
     }
 
     pub fn db(&self) -> &PgPool {

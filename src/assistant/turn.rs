@@ -2,14 +2,31 @@
 //! is edited as it grows (split into several when long), then record the reply and its
 //! confidence in one transaction. When the model server is away the user is told once, the
 //! message stays queued, and it is answered when the server returns.
+//!
+//! # The answer, the gate and the guard
+//!
+//! Unless the gate's cheap rules decide, the answer starts at once and its first
+//! [`gate::DRAFT_TOKENS`] tokens are the gate's draft: held back while the gate reads their
+//! logprobs, then either shown as the answer goes on (one generation, the common case), or
+//! dropped for a search, a question back or a "that's not in my memory", which start again
+//! with the gate's instruction (the prompt before it is still in the server's cache).
+//!
+//! While text streams, the reply guard ([`super::guard`]) says how much of it may be shown:
+//! words that could still become an echo of the user or the user's own words in the first
+//! person wait until they turn out harmless. A reply the guard rules out is dropped and
+//! generated again (other sampling and seed, a corrective note) up to [`REGENERATIONS`]
+//! times; then the user gets a short honest fallback. A ruled-out reply never reaches the
+//! user or the history.
 
 use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::{Assistant, OutMessage, gate_step, prompt};
-use crate::gate::GateAction;
-use crate::llm::{ChatRequest, LlmError, StreamEvent, TokenLogprob};
+use super::guard::{Flaw, Guard, GuardInput};
+use super::prompt::{self, Notes, Standing, Turn};
+use super::{Assistant, OutMessage, gate_step};
+use crate::gate::{self, GateAction, GateDecision, GateInput};
+use crate::llm::{ChatMessage, ChatRequest, LlmError, Role, Sampling, StreamEvent, TokenLogprob};
 use crate::matrix::format::{MAX_PART_CHARS, split_reply};
 use crate::store;
 
@@ -17,10 +34,26 @@ use crate::store;
 const REPLY_TOKENS: u32 = 1024;
 /// A clarifying question is one short sentence.
 const ASK_TOKENS: u32 = 160;
-/// The first message is posted once this much text has streamed (or on the first edit tick).
+/// The first message is posted once this much text may be shown (or on the first edit tick).
 const EARLY_POST_CHARS: usize = 24;
+/// Past messages read for the conversation (the prompt takes the current session's, within
+/// `llm.history_tokens`).
+const HISTORY_MESSAGES: i64 = 200;
+/// Memories in the notes at most.
+const MEMORIES: usize = 6;
+/// New generations after the guard rules a reply out, before the fallback.
+pub const REGENERATIONS: u32 = 2;
 
 const DOWN_NOTICE: &str = "My model server isn't answering right now. I've kept your message and will answer it as soon as the server is back.";
+
+/// Told to the model after the guard ruled its reply out.
+const CORRECTION: &str = "Your previous reply was not used because it repeated the user's words or spoke as the user. Reply again to the user's last message, briefly and in your own words.";
+
+/// What the user reads when every generation was ruled out: a statement is acknowledged
+/// (realtime memory reads it anyway), a question is asked again.
+const FALLBACK_STATEMENT: &str =
+    "Thanks for telling me, I'll keep that in mind. Is there anything you'd like me to do with it?";
+const FALLBACK_QUESTION: &str = "Sorry, I couldn't put a good answer together for that just now. Could you ask me in other words?";
 
 /// The streamed reply's messages: all but the last are complete.
 struct ReplyParts {
@@ -30,6 +63,59 @@ struct ReplyParts {
     current: String,
     last_edit: Option<Instant>,
     last_sent: String,
+}
+
+/// Everything a turn reads before it answers.
+struct Inputs {
+    history: Vec<Turn>,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+    retrieved: crate::memory::Retrieved,
+    profile: crate::behaviour::BehaviourProfile,
+    follows_conversation: bool,
+    clarified: bool,
+}
+
+/// The prompt's parts that do not depend on the gate's decision.
+struct Parts {
+    system: String,
+    conversation: Vec<Turn>,
+    message: String,
+    memories: Vec<String>,
+}
+
+/// How one generation ended.
+enum Attempt {
+    /// It ran to its end and the guard let it through; it is all in the reply's parts.
+    Finished {
+        logprobs: Vec<TokenLogprob>,
+        finish: Option<String>,
+    },
+    /// The guard ruled it out.
+    Flawed(Flaw),
+    /// The gate read the draft and decided something that needs another prompt.
+    Restart,
+}
+
+/// The gate's part in a turn: what it looks at, and what it decided when.
+struct GateRun<'a> {
+    input: GateInput<'a>,
+    profile: &'a crate::behaviour::BehaviourProfile,
+    decision: Option<GateDecision>,
+    /// Milliseconds from the gate's start to its decision (and the search, if any).
+    ms: Option<i32>,
+    started: Instant,
+}
+
+impl GateRun<'_> {
+    /// The gate decides on the draft's logprobs.
+    fn decide_on(&mut self, draft: &[TokenLogprob]) -> &GateDecision {
+        self.input.draft = crate::confidence::from_logprobs(draft);
+        let d = gate::decide(&self.input, self.profile);
+        tracing::debug!(action = %d.action, reason = %d.reason, "gate on the draft");
+        self.ms = Some(elapsed_ms(self.started));
+        self.decision.insert(d)
+    }
 }
 
 impl Assistant {
@@ -114,11 +200,8 @@ impl Assistant {
         }
     }
 
-    async fn generate(
-        &self,
-        p: &store::messages::Pending,
-        started: Instant,
-    ) -> Result<(), TurnError> {
+    /// The conversation, the user's time zone, memory and the behaviour profile.
+    async fn inputs(&self, p: &store::messages::Pending) -> Result<Inputs, TurnError> {
         let history = self
             .with_db_retry("read the conversation", || {
                 store::messages::history(
@@ -127,7 +210,7 @@ impl Assistant {
                     &p.room_id,
                     p.thread_root.as_deref(),
                     p.id,
-                    60,
+                    HISTORY_MESSAGES,
                 )
             })
             .await?;
@@ -139,13 +222,11 @@ impl Assistant {
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(|| self.cfg.schedule.timezone());
         let now = chrono::Utc::now();
+        let mut opts = crate::memory::RetrieveOptions::new(now);
+        opts.k = MEMORIES;
         // Memory makes answers better but is never worth failing a turn over.
         let retrieved = match crate::memory::retrieve(
-            &self.db,
-            &self.llm,
-            &p.user_id,
-            &p.body,
-            &crate::memory::RetrieveOptions::new(now),
+            &self.db, &self.llm, &p.user_id, &p.body, &opts,
         )
         .await
         {
@@ -167,31 +248,75 @@ impl Assistant {
             .await?;
         let (follows_conversation, clarified) =
             gate_step::conversation_state(last_reply.as_ref(), now);
-        let mut sections = vec![crate::behaviour::prompt_sentences(&profile)];
-        if !retrieved.context.trim().is_empty() {
-            sections.push(retrieved.context.clone());
-        }
-        let budget = self
+        Ok(Inputs {
+            history,
+            tz,
+            now,
+            retrieved,
+            profile,
+            follows_conversation,
+            clarified,
+        })
+    }
+
+    /// The system prompt, the conversation window and the message, sized in real tokens.
+    async fn parts(&self, p: &store::messages::Pending, inp: &Inputs) -> Parts {
+        let behaviour = crate::behaviour::prompt_sentences(&inp.profile);
+        let system = prompt::system_prompt(
+            inp.now,
+            inp.tz,
+            &Standing {
+                user_name: None,
+                behaviour: &behaviour,
+                profile: inp.retrieved.profile.as_deref(),
+            },
+        );
+        let memories: Vec<String> = inp
+            .retrieved
+            .facts
+            .iter()
+            .map(|f| f.fact.text.clone())
+            .collect();
+        let mut texts: Vec<&str> = vec![&system, &p.body];
+        texts.extend(inp.history.iter().map(|t| t.text.as_str()));
+        let counts = self.llm.count_tokens(&texts).await;
+        let (system_tokens, message_tokens, history_tokens) = (counts[0], counts[1], &counts[2..]);
+        let start = prompt::window(
+            &inp.history,
+            history_tokens,
+            self.cfg.llm.history_tokens,
+            inp.now,
+        );
+        let used: usize = history_tokens[start..].iter().sum();
+        // Room for the notes (memories, a search's sources) is kept as a bound.
+        let notes_room = 2_500;
+        let room = self
             .cfg
             .llm
             .context_tokens
-            .saturating_sub(REPLY_TOKENS as usize + 64);
-        let build = |sections: &[String]| {
-            prompt::build(&prompt::PromptInput {
-                now,
-                timezone: tz,
-                user_name: None,
-                context_sections: sections,
-                history: &history,
-                message: &p.body,
-                budget,
-            })
-        };
+            .saturating_sub(REPLY_TOKENS as usize + system_tokens + used + notes_room)
+            .max(256);
+        Parts {
+            system,
+            conversation: prompt::conversation(&inp.history, start),
+            message: prompt::fit_message(&p.body, message_tokens, room),
+            memories,
+        }
+    }
+
+    async fn generate(
+        &self,
+        p: &store::messages::Pending,
+        started: Instant,
+    ) -> Result<(), TurnError> {
+        let inp = self.inputs(p).await?;
+        let parts = self.parts(p, &inp).await;
+        let guard = self.guard_for(p, &inp);
 
         // A retried answer quotes the message it answers, since other messages came since.
         // (`attempts` was read before this attempt's claim.)
         let reply_to = (p.attempts > 0).then(|| p.event_id.clone());
-        let mut parts = ReplyParts {
+        let mut shown = ReplyParts {
             done_ids: vec![],
             done_texts: vec![],
             current_id: None,
@@ -200,73 +325,158 @@ impl Assistant {
             last_sent: String::new(),
         };
 
-        let gate_started = Instant::now();
-        let base_prompt = build(&sections);
-        let ctx = gate_step::GateContext {
-            message: &p.body,
-            memory: gate_step::coverage(&retrieved),
-            profile: &profile,
-            follows_conversation,
-            clarified,
-            prompt: &base_prompt,
+        let mut gate = GateRun {
+            input: GateInput {
+                message: &p.body,
+                memory: gate_step::coverage(&inp.retrieved),
+                draft: None,
+                web_enabled: self.web.is_some(),
+                clarified: inp.clarified,
+                follows_conversation: inp.follows_conversation,
+            },
+            profile: &inp.profile,
+            decision: None,
+            ms: None,
+            started: Instant::now(),
         };
-        let (decision, draft) = gate_step::decide(&self.llm, self.web.is_some(), &ctx)
-            .await
-            .map_err(TurnError::Llm)?;
-        let drafted = draft.is_some();
-        let reuse = gate_step::reusable_draft(&decision, draft);
-        let plan = if decision.action == GateAction::Search {
-            let query = crate::research::search_query(&p.body);
-            self.show(
-                p,
-                &mut parts,
-                &format!("🔎 Searching the web for “{query}” …"),
-                false,
-                reply_to.as_deref(),
-            )
-            .await?;
-            gate_step::search(self.web.as_deref(), &p.body, decision).await
-        } else {
-            gate_step::without_search(&decision)
-        };
-        let gate_ms = gate_started.elapsed().as_millis().min(i32::MAX as u128) as i32;
-        sections.extend(plan.sections.iter().cloned());
-
-        let reused = reuse.is_some();
-        if let Some(preface) = plan.preface {
-            // Replaces the search notice, if any, at the first edit.
-            parts.current = format!("{preface}\n\n");
+        // The rules' decision, or none yet: then the answer's first tokens decide.
+        gate.decision = gate::precheck(&gate.input);
+        if gate.decision.is_some() {
+            gate.ms = Some(0);
         }
-        let (logprobs, finish) = match reuse {
-            // A short, complete draft the gate trusts is the answer: no second generation.
-            Some(draft) => {
-                parts.current.push_str(draft.content.trim());
-                (draft.logprobs, draft.finish_reason)
+        let memories: Vec<&str> = parts.memories.iter().map(String::as_str).collect();
+        let mut plan: Option<gate_step::GatePlan> = None;
+        let mut regenerations = 0u32;
+        let mut caught: Option<Flaw> = None;
+        let mut corrections: Vec<String> = Vec::new();
+
+        let outcome = loop {
+            // A decision taken before this generation: its instruction, search and preface.
+            if plan.is_none()
+                && let Some(d) = gate.decision.clone()
+            {
+                plan = Some(if d.action == GateAction::Search {
+                    let query = crate::research::search_query(&p.body);
+                    self.show(
+                        p,
+                        &mut shown,
+                        &format!("🔎 Searching the web for “{query}” …"),
+                        false,
+                        reply_to.as_deref(),
+                    )
+                    .await?;
+                    let planned = gate_step::search(self.web.as_deref(), &p.body, d).await;
+                    gate.ms = Some(elapsed_ms(gate.started));
+                    planned
+                } else {
+                    gate_step::without_search(&d)
+                });
+            }
+            let mut sections: Vec<String> = plan
+                .as_ref()
+                .map(|pl| pl.sections.clone())
+                .unwrap_or_default();
+            sections.extend(corrections.iter().cloned());
+            let notes = prompt::notes(
+                inp.now,
+                inp.tz,
+                &Notes {
+                    memories: &memories,
+                    sections: &sections,
+                },
+            );
+            // A regeneration goes without the conversation: it is where a small model finds the
+            // words it copies, and memory still carries what the user told.
+            let conversation = if regenerations == 0 {
+                parts.conversation.clone()
+            } else {
+                Vec::new()
+            };
+            let messages = prompt::assemble(
+                parts.system.clone(),
+                conversation,
+                notes,
+                parts.message.clone(),
+                self.notes_as_system(),
+            );
+            let asking = plan.as_ref().is_some_and(|pl| pl.action == GateAction::Ask);
+            let req = answer_request(messages, &p.event_id, regenerations, asking);
+            let preface = plan.as_ref().and_then(|pl| pl.preface);
+            match self
+                .stream_attempt(
+                    p,
+                    &mut shown,
+                    req,
+                    &guard,
+                    preface,
+                    &mut gate,
+                    reply_to.as_deref(),
+                )
+                .await?
+            {
+                Attempt::Finished { logprobs, finish } => break Some((logprobs, finish)),
+                Attempt::Restart => {}
+                Attempt::Flawed(flaw) => {
+                    tracing::info!(event_id = %p.event_id, flaw = flaw.kind(), regenerations, "the reply guard ruled a reply out");
+                    caught.get_or_insert(flaw);
+                    if regenerations >= REGENERATIONS {
+                        break None;
+                    }
+                    regenerations += 1;
+                    if corrections.is_empty() {
+                        corrections.push(CORRECTION.to_owned());
+                    }
+                }
+            }
+        };
+        let plan = match plan {
+            Some(pl) => pl,
+            None => gate_step::without_search(
+                gate.decision
+                    .as_ref()
+                    .expect("a finished or ruled-out generation was decided by the gate"),
+            ),
+        };
+        let gate_ms = gate.ms.unwrap_or(0);
+
+        let (logprobs, finish, guard_action) = match outcome {
+            Some((logprobs, finish)) => {
+                // Already on screen (the last words wait for the final edit below).
+                (
+                    logprobs,
+                    finish,
+                    caught.as_ref().map(|_| "regenerated".to_owned()),
+                )
             }
             None => {
-                self.stream_answer(p, &mut parts, &plan, build(&sections), reply_to.as_deref())
-                    .await?
+                let fallback = if crate::memory::grounding::nothing_to_learn(&p.body) {
+                    FALLBACK_QUESTION
+                } else {
+                    FALLBACK_STATEMENT
+                };
+                shown.current = fallback.to_owned();
+                (Vec::new(), None, Some("fallback".to_owned()))
             }
         };
-        if parts.current.trim().is_empty() && parts.done_ids.is_empty() {
-            parts.current = "(I had nothing to say to that. Could you rephrase?)".into();
+        if shown.current.trim().is_empty() && shown.done_ids.is_empty() {
+            shown.current = "(I had nothing to say to that. Could you rephrase?)".into();
         }
         if finish.as_deref() == Some("length") {
-            parts.current.push_str(
+            shown.current.push_str(
                 "\n\n*(cut short: the answer reached my length limit; ask me to continue)*",
             );
         }
         if let Some(sources) = &plan.sources_markdown {
-            parts.current.push_str("\n\n");
-            parts.current.push_str(sources);
+            shown.current.push_str("\n\n");
+            shown.current.push_str(sources);
         }
-        self.flush(p, &mut parts, reply_to.as_deref(), true).await?;
+        self.flush(p, &mut shown, reply_to.as_deref(), true).await?;
 
         let conf = crate::confidence::from_logprobs(&logprobs);
-        let mut ids = parts.done_ids;
-        let mut texts = parts.done_texts;
-        ids.extend(parts.current_id);
-        texts.push(parts.current);
+        let mut ids = shown.done_ids;
+        let mut texts = shown.done_texts;
+        ids.extend(shown.current_id);
+        texts.push(shown.current);
         let record = store::messages::ReplyRecord {
             message_id: p.id,
             user_id: p.user_id.clone(),
@@ -279,12 +489,14 @@ impl Assistant {
             mean_logprob: conf.map(|c| c.mean_logprob),
             min_token_prob: conf.map(|c| c.min_token_prob),
             mean_entropy: conf.map(|c| c.mean_entropy),
-            latency_ms: started.elapsed().as_millis().min(i32::MAX as u128) as i32,
-            facts_used: retrieved.fact_ids(),
+            latency_ms: elapsed_ms(started),
+            facts_used: inp.retrieved.fact_ids(),
             gate_action: plan.action.as_str().to_owned(),
             gate_reason: plan.reason.clone(),
             searched: plan.searched,
             gate_ms,
+            guard_flaw: caught.as_ref().map(|f| f.kind().to_owned()),
+            guard_action,
         };
         self.with_db_retry("record the reply", || {
             store::messages::record_reply(&self.db, &record)
@@ -293,10 +505,10 @@ impl Assistant {
         tracing::info!(
             event_id = %p.event_id,
             gate = %plan.action,
-            drafted,
-            draft_reused = reused,
             searched = plan.searched,
             gate_ms,
+            regenerations,
+            guard = ?record.guard_action,
             latency_ms = record.latency_ms,
             confidence = ?record.confidence,
             "replied"
@@ -305,54 +517,186 @@ impl Assistant {
         Ok(())
     }
 
-    /// Streams the answer into `parts`, showing it as it grows. Returns the tokens' logprobs
-    /// and the finish reason.
-    async fn stream_answer(
+    /// The guard for this turn: what the user wrote and the bot replied before, the names
+    /// the user goes by (their Matrix name, names in memory), and 3AM's own instructions.
+    fn guard_for(&self, p: &store::messages::Pending, inp: &Inputs) -> Guard {
+        let earlier_messages: Vec<&str> = inp
+            .history
+            .iter()
+            .filter(|t| t.role == Role::User)
+            .map(|t| t.text.as_str())
+            .collect();
+        let earlier_replies: Vec<&str> = inp
+            .history
+            .iter()
+            .filter(|t| t.role == Role::Assistant)
+            .map(|t| t.text.as_str())
+            .collect();
+        let localpart = p
+            .user_id
+            .trim_start_matches('@')
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let mut names = vec![localpart];
+        for f in &inp.retrieved.facts {
+            names.extend(super::guard::name_in_fact(&f.fact.text));
+        }
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        // The rules and every instruction a turn may carry; not the memories or the user's
+        // profile, which a reply may quote.
+        let rules = prompt::system_prompt(inp.now, inp.tz, &Standing::default());
+        let notes_header = prompt::notes(inp.now, inp.tz, &Notes::default());
+        let mut hidden: Vec<&str> = vec![&rules, &notes_header, CORRECTION];
+        hidden.extend(gate_step::instructions());
+        Guard::new(&GuardInput {
+            earlier_messages: &earlier_messages,
+            message: &p.body,
+            earlier_replies: &earlier_replies,
+            known_names: &known,
+            hidden: &hidden,
+            small_talk: crate::gate::rules::classify(&p.body)
+                == Some(crate::gate::rules::TextRule::SmallTalk),
+        })
+    }
+
+    /// One generation: streamed, shown as far as the guard allows. While the gate has not
+    /// decided, the first [`gate::DRAFT_TOKENS`] tokens are held back as its draft and it
+    /// decides on them; a decision that needs another prompt ends the attempt.
+    #[allow(clippy::too_many_arguments)]
+    async fn stream_attempt(
         &self,
         p: &store::messages::Pending,
-        parts: &mut ReplyParts,
-        plan: &gate_step::GatePlan,
-        messages: Vec<crate::llm::ChatMessage>,
+        shown: &mut ReplyParts,
+        req: ChatRequest,
+        guard: &Guard,
+        mut preface: Option<&'static str>,
+        gate: &mut GateRun<'_>,
         reply_to: Option<&str>,
-    ) -> Result<(Vec<TokenLogprob>, Option<String>), TurnError> {
-        let mut req = ChatRequest::new(messages);
-        req.max_tokens = Some(if plan.action == GateAction::Ask {
-            ASK_TOKENS
-        } else {
-            REPLY_TOKENS
-        });
-        req.temperature = Some(0.7);
-        req.top_logprobs = 5;
-
-        let stream = match self.llm.chat_stream(&req).await {
+    ) -> Result<Attempt, TurnError> {
+        let stream = match self.open_stream(&req).await {
             Ok(stream) => stream,
             Err(e) => {
                 // The search notice may already be up: say what happened in it.
-                self.abandon(p, parts, reply_to).await;
+                self.abandon(p, shown, reply_to).await;
                 return Err(TurnError::Llm(e));
             }
         };
         let mut stream = Box::pin(stream);
+        let mut text = String::new();
         let mut logprobs: Vec<TokenLogprob> = Vec::new();
         let mut finish = None;
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(StreamEvent::Delta { text, logprobs: lp }) => {
+        let mut decided = gate.decision.is_some();
+        // How much of `text` is on screen. The first visible words replace whatever the
+        // message showed before (a search notice, a ruled-out attempt).
+        let mut upto = 0usize;
+        let mut started = false;
+        loop {
+            let ended = match stream.next().await {
+                Some(Ok(StreamEvent::Delta {
+                    text: t,
+                    logprobs: lp,
+                })) => {
                     logprobs.extend(lp);
-                    parts.current.push_str(&text);
-                    self.flush(p, parts, reply_to, false).await?;
+                    text.push_str(&t);
+                    false
                 }
-                Ok(StreamEvent::Done { finish_reason, .. }) => {
+                Some(Ok(StreamEvent::Done { finish_reason, .. })) => {
                     finish = finish_reason;
-                    break;
+                    true
                 }
-                Err(e) => {
-                    self.abandon(p, parts, reply_to).await;
+                Some(Err(e)) => {
+                    self.abandon(p, shown, reply_to).await;
                     return Err(TurnError::Llm(e));
                 }
+                None => true,
+            };
+            if !decided && (ended || logprobs.len() >= gate::DRAFT_TOKENS) {
+                let d = gate.decide_on(&logprobs);
+                if gate_step::needs_new_prompt(d) {
+                    return Ok(Attempt::Restart);
+                }
+                preface = gate_step::without_search(d).preface;
+                decided = true;
+            }
+            if !decided {
+                continue;
+            }
+            // The guard reads the whole text so far: it runs when something may be shown
+            // (until the first words, then at each edit tick, and at the end).
+            let due = !started
+                || ended
+                || shown
+                    .last_edit
+                    .is_none_or(|t| t.elapsed() >= self.timing.edit_interval);
+            if !due {
+                continue;
+            }
+            let n = match guard.visible_len(&text, ended) {
+                Err(flaw) => return Ok(Attempt::Flawed(flaw)),
+                Ok(n) => n,
+            };
+            if n > upto && !text[..n].trim().is_empty() {
+                let new = if started {
+                    &text[upto..n]
+                } else {
+                    shown.current = with_preface(preface, "");
+                    started = true;
+                    text[upto..n].trim_start()
+                };
+                shown.current.push_str(new);
+                upto = n;
+                if !ended {
+                    self.flush(p, shown, reply_to, false).await?;
+                }
+            }
+            if ended {
+                if !started {
+                    shown.current = with_preface(preface, "");
+                }
+                let keep = shown.current.trim_end().len();
+                shown.current.truncate(keep);
+                return Ok(Attempt::Finished { logprobs, finish });
             }
         }
-        Ok((logprobs, finish))
+    }
+
+    /// Opens the answer's stream. A chat template that refuses a second system message gets
+    /// the notes inside the user's message from then on.
+    async fn open_stream(
+        &self,
+        req: &ChatRequest,
+    ) -> Result<
+        impl futures::Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static + use<>,
+        LlmError,
+    > {
+        match self.llm.chat_stream(req).await {
+            Err(LlmError::Http {
+                status, message, ..
+            }) if (400..500).contains(&status)
+                && self.notes_as_system()
+                && req
+                    .messages
+                    .iter()
+                    .filter(|m| m.role == Role::System)
+                    .count()
+                    > 1 =>
+            {
+                tracing::warn!(%message, "the chat template refused the notes as a second system message; folding them into the user's message from now on");
+                self.notes_as_system
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                let mut folded = req.clone();
+                folded.messages = fold_notes(&req.messages);
+                self.llm.chat_stream(&folded).await
+            }
+            other => other,
+        }
+    }
+
+    pub(crate) fn notes_as_system(&self) -> bool {
+        self.notes_as_system
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Realtime fact extraction after the reply is out, so it never delays the answer. Failures
@@ -365,16 +709,14 @@ impl Assistant {
         let (db, llm) = (self.db.clone(), self.llm.clone());
         let user_id = p.user_id.clone();
         let question = p.body.clone();
-        let answer = record.parts.join("\n\n");
         let mut sources = vec![p.event_id.clone()];
         sources.extend(record.part_event_ids.iter().cloned());
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             match crate::memory::learn_from_exchange(
                 &db,
                 &llm,
                 &user_id,
                 &question,
-                &answer,
                 &sources,
                 chrono::Utc::now(),
             )
@@ -492,6 +834,65 @@ impl Assistant {
             .await;
         }
     }
+}
+
+/// The answer's request: streamed with logprobs (the gate reads them), a seed from the
+/// message (the same message gets the same first answer), and sampling against a small
+/// model's loops and copying; each regeneration samples more freely with another seed.
+fn answer_request(
+    messages: Vec<ChatMessage>,
+    event_id: &str,
+    regeneration: u32,
+    asking: bool,
+) -> ChatRequest {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    event_id.hash(&mut h);
+    let seed = h.finish() % 1_000_000_007 + u64::from(regeneration) * 7919;
+    let mut req = ChatRequest::new(messages);
+    req.max_tokens = Some(if asking { ASK_TOKENS } else { REPLY_TOKENS });
+    req.temperature = Some(if regeneration == 0 { 0.3 } else { 0.8 });
+    req.top_logprobs = gate::DRAFT_TOP_LOGPROBS;
+    req.seed = Some(seed);
+    req.sampling = Sampling {
+        repeat_penalty: Some(if regeneration == 0 { 1.15 } else { 1.25 }),
+        dry_multiplier: Some(0.8),
+        dry_allowed_length: Some(3),
+        min_p: Some(0.05),
+    };
+    req
+}
+
+/// The notes moved from their own system message into the user's message after it.
+fn fold_notes(messages: &[ChatMessage]) -> Vec<ChatMessage> {
+    let mut out: Vec<ChatMessage> = Vec::with_capacity(messages.len());
+    let mut pending: Option<String> = None;
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 && m.role == Role::System {
+            pending = Some(m.content.clone());
+            continue;
+        }
+        let mut m = m.clone();
+        if let Some(notes) = pending.take()
+            && m.role == Role::User
+        {
+            m.content = format!("{}\n\n[{notes}]", m.content);
+        }
+        out.push(m);
+    }
+    out
+}
+
+/// The bot's own preface line, if any, before `text`.
+fn with_preface(preface: Option<&str>, text: &str) -> String {
+    match preface {
+        Some(p) => format!("{p}\n\n{text}"),
+        None => text.to_owned(),
+    }
+}
+
+fn elapsed_ms(since: Instant) -> i32 {
+    since.elapsed().as_millis().min(i32::MAX as u128) as i32
 }
 
 enum TurnError {

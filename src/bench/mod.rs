@@ -1,7 +1,9 @@
 //! Benchmarks run by `threeam bench …`. Each prints its numbers next to a baseline measured
 //! in the same process, so a slower or faster machine does not change the ratio's meaning.
 
+pub mod conversation;
 pub mod gate;
+pub mod recorder;
 pub(crate) mod tempdb;
 pub mod turn;
 

@@ -45,6 +45,11 @@ pub fn precheck(input: &GateInput<'_>) -> Option<GateDecision> {
             ))
         }
         TextRule::Vague => None,
+        TextRule::Telling => Some(decision(
+            GateAction::Answer,
+            None,
+            "the user tells something about themselves".into(),
+        )),
     }
 }
 

@@ -1,22 +1,20 @@
 //! What the gate's decision means for the prompt: the instruction sentence for each outcome,
-//! and the short draft request whose confidence feeds [`super::decide`]. Pure.
+//! and how much of the answer the gate reads before deciding. Pure.
 
 use super::{GateAction, GateDecision, Hedge};
-use crate::llm::{ChatMessage, ChatRequest, Role};
 
-/// Tokens in the draft: enough for the answer's first sentence, where an invented name or
-/// number shows up as an improbable token; more would only add cost.
-pub const DRAFT_MAX_TOKENS: u32 = 48;
+/// Tokens of the answer the gate reads before it decides: the draft is the answer's own
+/// beginning, streamed with token logprobs and held back until the gate has decided. An
+/// invented name or number in the first sentence shows up as an improbable token; reading
+/// more would only delay the first words the user sees.
+pub const DRAFT_TOKENS: usize = 16;
 
-/// Alternatives per token in the draft: the entropy term of the confidence needs them, and
-/// [`crate::confidence`] normalises by ln 5.
+/// Alternatives per token the answer is streamed with: the entropy term of the confidence
+/// needs them, and [`crate::confidence`] normalises by ln 5.
 pub const DRAFT_TOP_LOGPROBS: u8 = 5;
 
-/// Appended to the draft's system prompt. Preambles ("Sure! Here's what I know…") are
-/// near-certain tokens that would dilute the confidence of the content that follows.
-pub const DRAFT_NOTE: &str = "Begin directly with the answer itself, with no preamble.";
-
-/// The system-prompt instruction for a decision, or `None` when the answer needs none.
+/// The instruction for a decision (it goes into the turn's notes), or `None` when the answer
+/// needs none.
 pub fn instruction(decision: &GateDecision) -> Option<&'static str> {
     match (decision.action, decision.hedge) {
         (GateAction::Answer, None) => None,
@@ -42,30 +40,6 @@ pub fn instruction(decision: &GateDecision) -> Option<&'static str> {
             "The request is unclear. Ask exactly one short clarifying question about what the \
              user means, and nothing else.",
         ),
-    }
-}
-
-/// The draft request for a prompt (the messages the real answer would be generated from):
-/// the same conversation, with a no-preamble note on the system prompt, at most
-/// [`DRAFT_MAX_TOKENS`] tokens, greedy decoding (temperature 0, so the confidence measures
-/// the model, not the sampler) and [`DRAFT_TOP_LOGPROBS`] alternatives per token.
-pub fn draft_request(prompt: &[ChatMessage]) -> ChatRequest {
-    let mut messages = prompt.to_vec();
-    // One system message only: several llama.cpp chat templates reject a second one.
-    match messages.first_mut() {
-        Some(first) if first.role == Role::System => {
-            first.content.push_str("\n\n");
-            first.content.push_str(DRAFT_NOTE);
-        }
-        _ => messages.insert(0, ChatMessage::system(DRAFT_NOTE)),
-    }
-    ChatRequest {
-        messages,
-        max_tokens: Some(DRAFT_MAX_TOKENS),
-        temperature: Some(0.0),
-        top_logprobs: DRAFT_TOP_LOGPROBS,
-        seed: Some(0),
-        ..ChatRequest::default()
     }
 }
 
@@ -97,25 +71,5 @@ mod tests {
         }
         let ask = instruction(&decision(GateAction::Ask, None)).unwrap();
         assert!(ask.contains("exactly one"));
-    }
-
-    #[test]
-    fn draft_is_short_greedy_and_with_logprobs() {
-        let prompt = vec![
-            ChatMessage::system("You are 3AM."),
-            ChatMessage::user("Who wrote Dune?"),
-        ];
-        let r = draft_request(&prompt);
-        assert_eq!(r.max_tokens, Some(DRAFT_MAX_TOKENS));
-        assert_eq!(r.temperature, Some(0.0));
-        assert_eq!(r.top_logprobs, 5);
-        assert_eq!(r.messages.len(), 2);
-        assert!(r.messages[0].content.starts_with("You are 3AM."));
-        assert!(r.messages[0].content.ends_with(DRAFT_NOTE));
-        assert_eq!(r.messages[1], prompt[1]);
-
-        let bare = draft_request(&[ChatMessage::user("hi")]);
-        assert_eq!(bare.messages[0], ChatMessage::system(DRAFT_NOTE));
-        assert_eq!(bare.messages.len(), 2);
     }
 }

@@ -13,8 +13,10 @@
 //!    * a very short request made only of pointers and function words ("what about it?",
 //!      "do that", "and then?") with no memory support and no conversation in progress → ask.
 //!
-//!    [`precheck`] runs only these; when it returns `None` the caller generates a short draft
-//!    ([`draft_request`]) and calls [`decide`] with the draft's [`Confidence`].
+//!    [`precheck`] runs only these; when it returns `None` the caller starts the answer, reads
+//!    its first [`DRAFT_TOKENS`] tokens with their logprobs (the draft), holding them back from
+//!    the user, and calls [`decide`] with the draft's [`Confidence`]. An answer goes on in
+//!    the same generation; any other outcome starts again with the decision's instruction.
 //!
 //! 2. **The draft-based decision.** Let `c` be the draft's confidence score (see
 //!    [`crate::confidence`]: token probabilities, the least likely token and the entropy of the
@@ -61,9 +63,7 @@ mod instruction;
 pub mod rules;
 
 pub use decide::{decide, precheck};
-pub use instruction::{
-    DRAFT_MAX_TOKENS, DRAFT_NOTE, DRAFT_TOP_LOGPROBS, draft_request, instruction,
-};
+pub use instruction::{DRAFT_TOKENS, DRAFT_TOP_LOGPROBS, instruction};
 
 use std::fmt;
 use std::str::FromStr;

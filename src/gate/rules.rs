@@ -17,6 +17,10 @@ pub enum TextRule {
     ExplicitSearch,
     /// Only pointers and function words ("what about it?", "do that", "and then?").
     Vague,
+    /// The user tells something about themselves ("I moved to Gothenburg last weekend!"): a
+    /// first-person statement with no question or request in it. There is nothing to look
+    /// up or be unsure of; the answer acknowledges it.
+    Telling,
 }
 
 impl TextRule {
@@ -27,12 +31,13 @@ impl TextRule {
             TextRule::SmallTalk => "small_talk",
             TextRule::ExplicitSearch => "explicit_search",
             TextRule::Vague => "vague",
+            TextRule::Telling => "telling",
         }
     }
 }
 
 /// The first rule the text matches, in the order: no search requested, small talk, explicit
-/// search, vague. Whether a vague message is asked about also depends on memory and the
+/// search, vague, telling. Whether a vague message is asked about also depends on memory and the
 /// conversation; that is [`super::precheck`]'s business.
 pub fn classify(text: &str) -> Option<TextRule> {
     let words = words(text);
@@ -51,9 +56,83 @@ pub fn classify(text: &str) -> Option<TextRule> {
         Some(TextRule::ExplicitSearch)
     } else if is_vague(&words) {
         Some(TextRule::Vague)
+    } else if is_telling(&words, text) {
+        Some(TextRule::Telling)
     } else {
         None
     }
+}
+
+/// Words that make a first-person sentence a question or a request after all ("I wonder
+/// who…", "I need a recipe", "I'd like to know…").
+const ASKING: &[&str] = &[
+    "wonder",
+    "know",
+    "need",
+    "want",
+    "wants",
+    "looking",
+    "question",
+    "help",
+    "please",
+    "pls",
+    "can",
+    "could",
+    "would",
+    "should",
+    "recommend",
+    "suggest",
+    "tell",
+    "explain",
+    "show",
+    "give",
+    "find",
+    "search",
+    "remind",
+    "remember",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "where",
+    "when",
+    "why",
+    "how",
+    "whether",
+    "if",
+    "idea",
+    "ideas",
+    "advice",
+    "tips",
+];
+
+/// A statement about the speaker: no question mark, a first-person word, and nothing that
+/// asks or requests (see [`ASKING`]).
+fn is_telling(words: &[String], text: &str) -> bool {
+    if text.contains('?') {
+        return false;
+    }
+    let first_person = words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "i" | "i'm"
+                | "im"
+                | "i've"
+                | "ive"
+                | "i'd"
+                | "my"
+                | "me"
+                | "we"
+                | "we're"
+                | "our"
+                | "ich"
+                | "mein"
+                | "meine"
+                | "wir"
+        )
+    });
+    first_person && !words.iter().any(|w| ASKING.contains(&w.as_str()))
 }
 
 /// Lowercased words; apostrophes are kept inside words ("what's"), typographic ones unified.
@@ -543,6 +622,29 @@ mod tests {
 
     fn rule(text: &str) -> Option<TextRule> {
         classify(text)
+    }
+
+    #[test]
+    fn telling_about_oneself_is_recognised() {
+        for t in [
+            "I also started sea kayaking on Sundays.",
+            "Big news: Jonas and I moved to Gothenburg last weekend!",
+            "I'm allergic to peanuts, so I always have to check labels.",
+            "im vegitarian, no meat or fish",
+            "Ich vertrage keine Laktose.",
+        ] {
+            assert_eq!(classify(t), Some(TextRule::Telling), "{t}");
+        }
+        for t in [
+            "I wonder who won the 1998 World Cup",
+            "I need a recipe for dinner",
+            "Which city do I live in?",
+            "Suggest a snack for my long run on Saturday.",
+            "I'd like to know how tides work",
+            "The Baltic Sea is less salty than the ocean",
+        ] {
+            assert_ne!(classify(t), Some(TextRule::Telling), "{t}");
+        }
     }
 
     #[test]

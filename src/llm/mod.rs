@@ -15,7 +15,8 @@ use tokio::sync::OnceCell;
 pub use sse::{SseDecoder, SseItem};
 use wire::*;
 pub use wire::{
-    ChatMessage, ChatRequest, ChatResponse, Role, StreamEvent, TokenLogprob, TopLogprob, Usage,
+    ChatMessage, ChatRequest, ChatResponse, Role, Sampling, StreamEvent, TokenLogprob, TopLogprob,
+    Usage,
 };
 
 use crate::config::LlmConfig;
@@ -146,6 +147,19 @@ pub struct LlmClient {
     backoff: Backoff,
     embedding_dim: usize,
     embedding_batch: usize,
+    /// Token counts already asked for, by text hash (see [`LlmClient::count_tokens`]).
+    token_counts: std::sync::Mutex<std::collections::HashMap<u64, usize>>,
+    /// The chat server has no `/tokenize`: count with the safe bound.
+    no_tokenizer: std::sync::atomic::AtomicBool,
+}
+
+/// Token counts remembered at most; a conversation's messages fit many times over.
+const TOKEN_COUNT_CACHE: usize = 8192;
+
+/// A token count no tokenizer exceeds: one token per UTF-8 byte (byte-level BPE and byte
+/// fallback never make a token of less than a byte), plus a few for the message frame.
+pub fn token_bound(text: &str) -> usize {
+    text.len() + 4
 }
 
 impl LlmClient {
@@ -171,6 +185,8 @@ impl LlmClient {
             },
             embedding_dim: cfg.embedding_dim,
             embedding_batch: cfg.embedding_batch.max(1),
+            token_counts: Default::default(),
+            no_tokenizer: Default::default(),
         })
     }
 
@@ -253,7 +269,8 @@ impl LlmClient {
     pub async fn chat_stream(
         &self,
         req: &ChatRequest,
-    ) -> Result<impl Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static, LlmError> {
+    ) -> Result<impl Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static + use<>, LlmError>
+    {
         let ep = &self.chat;
         let model = self.model(ServerKind::Chat).await?;
         let body = wire_request(req, &model, true);
@@ -390,6 +407,72 @@ impl LlmClient {
             }
         }
         Ok(out)
+    }
+
+    /// Token counts of `texts` by the chat model's own tokenizer (llama-server's `/tokenize`),
+    /// each text asked once and remembered, so a conversation's messages are counted once.
+    /// Never fails: a server without `/tokenize`, or one that does not answer in time, gets
+    /// [`token_bound`], which is safe for any script (it overcounts English about fourfold).
+    pub async fn count_tokens(&self, texts: &[&str]) -> Vec<usize> {
+        use std::hash::{Hash, Hasher};
+        use std::sync::atomic::Ordering;
+        let key = |t: &str| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            t.hash(&mut h);
+            h.finish()
+        };
+        let mut out: Vec<Option<usize>> = {
+            let cache = self.token_counts.lock().unwrap();
+            texts.iter().map(|t| cache.get(&key(t)).copied()).collect()
+        };
+        if self.no_tokenizer.load(Ordering::Relaxed) {
+            return texts
+                .iter()
+                .zip(out)
+                .map(|(t, c)| c.unwrap_or_else(|| token_bound(t)))
+                .collect();
+        }
+        let url = self.chat.url("/tokenize");
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
+        let asked = futures::future::join_all(missing.iter().map(|&i| {
+            let body = serde_json::json!({ "content": texts[i] });
+            let req = self
+                .http
+                .post(&url)
+                .timeout(Duration::from_secs(5))
+                .json(&body);
+            async move {
+                let resp = req.send().await.ok()?;
+                if resp.status() == reqwest::StatusCode::NOT_FOUND {
+                    return Some(Err(()));
+                }
+                let v: serde_json::Value = resp.error_for_status().ok()?.json().await.ok()?;
+                v["tokens"].as_array().map(|a| Ok(a.len() + 4))
+            }
+        }))
+        .await;
+        let mut cache = self.token_counts.lock().unwrap();
+        if cache.len() + missing.len() > TOKEN_COUNT_CACHE {
+            cache.clear();
+        }
+        for (&i, answer) in missing.iter().zip(asked) {
+            match answer {
+                Some(Ok(n)) => {
+                    cache.insert(key(texts[i]), n);
+                    out[i] = Some(n);
+                }
+                Some(Err(())) => {
+                    tracing::warn!("the chat server has no /tokenize; counting one token per byte");
+                    self.no_tokenizer.store(true, Ordering::Relaxed);
+                }
+                None => {}
+            }
+        }
+        texts
+            .iter()
+            .zip(out)
+            .map(|(t, c)| c.unwrap_or_else(|| token_bound(t)))
+            .collect()
     }
 
     pub async fn embed_one(&self, text: &str) -> Result<Vec<f32>, LlmError> {
@@ -574,6 +657,8 @@ fn wire_request<'a>(req: &'a ChatRequest, model: &'a str, stream: bool) -> WireC
         stop: &req.stop,
         seed: req.seed,
         stream_options: stream.then(|| serde_json::json!({ "include_usage": true })),
+        sampling: req.sampling,
+        cache_prompt: true,
     }
 }
 

@@ -50,6 +50,26 @@ pub struct ChatRequest {
     pub json_schema: Option<(String, serde_json::Value)>,
     pub stop: Vec<String>,
     pub seed: Option<u64>,
+    /// Sampling beyond temperature, for llama-server (other servers ignore what they do not
+    /// know): see [`Sampling`].
+    pub sampling: Sampling,
+}
+
+/// llama-server's samplers against a small model's loops and copying.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Sampling {
+    /// Penalise tokens seen in the last 64 (1 = off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_penalty: Option<f32>,
+    /// DRY ("don't repeat yourself"): penalise extending a sequence that already occurs in the
+    /// context, growing with its length beyond `dry_allowed_length` tokens (0 = off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_multiplier: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_allowed_length: Option<u32>,
+    /// Drop tokens less likely than this share of the likeliest one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_p: Option<f32>,
 }
 
 impl ChatRequest {
@@ -82,6 +102,11 @@ pub(crate) struct WireChatRequest<'a> {
     pub seed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub sampling: Sampling,
+    /// llama-server: reuse the slot's cached prompt prefix (its default; sent so a server
+    /// started otherwise still does).
+    pub cache_prompt: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -209,6 +209,14 @@ pub async fn run(
     {
         tracing::warn!("some replies did not finish within 90 s");
     }
+    if tokio::time::timeout(Duration::from_secs(30), assistant.settle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "learning from the last exchanges did not finish within 30 s; the night will read them"
+        );
+    }
     Ok(())
 }
 

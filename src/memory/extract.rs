@@ -1,8 +1,13 @@
 //! Realtime extraction: after each exchange, one JSON-schema-constrained call asks the chat
-//! model for at most [`MAX_EXTRACTED`] lasting facts. The schema does the heavy lifting for
-//! a small model (an `enum` of categories, an integer priority, bounded strings and array),
-//! and [`clamp_extracted`] checks whatever comes back anyway: a fact that is empty, too long,
-//! a repeat or below [`MIN_PRIORITY`] is dropped, odd values are clamped, nothing panics.
+//! model for at most [`MAX_EXTRACTED`] lasting facts from the user's message. The schema does
+//! the heavy lifting for a small model (facts that start with "The user", an `enum` of
+//! categories, an integer priority, bounded strings and array), and [`clamp_extracted`]
+//! checks whatever comes back anyway: a fact that is empty, too long, a repeat or below
+//! [`MIN_PRIORITY`] is dropped, odd values are clamped, nothing panics. Then
+//! [`super::grounding`] keeps only what the user actually wrote.
+//!
+//! The model sees the user's message alone: the assistant's reply is where a small model
+//! finds things the user never said. Messages that only ask or greet are not sent at all.
 //!
 //! Run it in the background after the reply is sent; it never delays the answer.
 
@@ -14,8 +19,9 @@ use super::fact::{Category, NewFact, normalize_text, text_key};
 use super::store::{StoreOutcome, store_facts};
 use crate::llm::{ChatMessage, LlmClient};
 
-/// At most this many facts per exchange.
-pub const MAX_EXTRACTED: usize = 5;
+/// At most this many facts per exchange: a small model fills any room it is given with
+/// inventions, and one message rarely holds more.
+pub const MAX_EXTRACTED: usize = 3;
 /// Facts below this priority are not worth a realtime write (the night cycle sees them).
 pub const MIN_PRIORITY: u8 = 3;
 /// Longest extracted fact text, in characters.
@@ -40,7 +46,7 @@ pub(crate) fn facts_schema(
     let mut item = json!({
         "type": "object",
         "properties": {
-            "text": {"type": "string", "minLength": 3, "maxLength": max_chars},
+            "text": {"type": "string", "minLength": 3, "maxLength": max_chars, "pattern": "^The user"},
             "category": {"type": "string", "enum": categories},
             "priority": {"type": "integer", "minimum": 1, "maximum": 5}
         },
@@ -66,67 +72,79 @@ pub(crate) fn facts_schema(
     })
 }
 
-/// The prompt: short and concrete, with today's date so "tomorrow" can become a date, and
-/// two worked examples (one with facts, one without), which keep a small model from
-/// inventing facts or repeating itself.
-pub fn messages(user_msg: &str, reply: &str, now: DateTime<Utc>) -> Vec<ChatMessage> {
+/// The prompt: what to keep, then three worked examples in the ways people write (a
+/// question that tells nothing comes first, so the last example before the real message is
+/// never an empty answer; terse lower case; another language, answered in English), then the
+/// user's message alone. The examples' names and places are ones no persona of the tests
+/// uses, and [`super::grounding`] drops them if the model copies them anyway.
+pub fn messages(user_msg: &str, now: DateTime<Utc>) -> Vec<ChatMessage> {
     let system = format!(
-        "Extract lasting facts about the user from a chat exchange, as short sentences about \
-         \"The user\". Only what the user says about themselves, their people, work, health, \
-         plans and likes; never general knowledge. Priority: 5 = name, job, home, family; \
-         4 = health, relationships, strong preferences; 3 = plans and useful details. \
-         Today is {}; write dates, not \"tomorrow\". At most {MAX_EXTRACTED} facts; an empty \
-         list if nothing is worth remembering.",
+        "You turn a message a user wrote to their assistant into short facts about the user, \
+         each a sentence starting with \"The user\", in English whatever language the message \
+         is in. Keep only what the user says about themselves and their life: name, home, job, \
+         family and pets, health, allergies, diet, likes and dislikes, plans. A question or a \
+         request for help gives no facts, unless it also says something about the user. Never \
+         add anything the user did not say. Priority: 5 name, home, job, family; 4 health, \
+         diet, strong likes or dislikes; 3 plans and other details. Today is {}; write dates, \
+         not \"tomorrow\".",
         now.format("%A %-d %B %Y"),
     );
-    let example = json!({"facts": [
-        {"text": "The user's name is Tom.", "category": "identity", "priority": 5},
-        {"text": "The user teaches maths in Leeds.", "category": "work", "priority": 5},
-        {"text": "The user's wife Ana loves jazz.", "category": "relationship", "priority": 4}
-    ]});
-    let user = format!(
-        "User: {}\nAssistant: {}",
-        clip(user_msg, MAX_INPUT_CHARS),
-        clip(reply, MAX_INPUT_CHARS)
-    );
+    let fact = |text: &str, category: &str, priority: u8| json!({"text": text, "category": category, "priority": priority});
+    let answer = |facts: Vec<Value>| json!({ "facts": facts }).to_string();
     vec![
         ChatMessage::system(system),
-        ChatMessage::user(
-            "User: I'm Tom, I teach maths in Leeds. My wife Ana loves jazz. What's 2+2?\nAssistant: 4!",
-        ),
-        ChatMessage::assistant(example.to_string()),
-        ChatMessage::user("User: How tall is Everest?\nAssistant: 8,849 m."),
-        ChatMessage::assistant(json!({"facts": []}).to_string()),
-        ChatMessage::user(user),
+        ChatMessage::user("Message: What's the capital of Peru?"),
+        ChatMessage::assistant(answer(vec![])),
+        ChatMessage::user("Message: hey, zoltan here. im a plumber, 2 daughters"),
+        ChatMessage::assistant(answer(vec![
+            fact("The user's name is Zoltan.", "identity", 5),
+            fact("The user works as a plumber.", "work", 5),
+            fact("The user has two daughters.", "relationship", 5),
+        ])),
+        ChatMessage::user("Message: Ich wohne seit März in Graz und bin allergisch gegen Nüsse."),
+        ChatMessage::assistant(answer(vec![
+            fact("The user lives in Graz.", "identity", 5),
+            fact("The user is allergic to nuts.", "health", 4),
+        ])),
+        ChatMessage::user(format!("Message: {}", clip(user_msg, MAX_INPUT_CHARS))),
     ]
 }
 
-/// Asks the chat model for the facts of one exchange. The facts come back without source ids
-/// (set them with [`NewFact::with_sources`] before storing) and observed at `now`.
+/// Asks the chat model for the facts of one message, and keeps those grounded in it. The
+/// facts come back without source ids (set them with [`NewFact::with_sources`] before
+/// storing) and observed at `now`. A message that only asks or greets costs no model call.
 pub async fn extract_realtime(
     llm: &LlmClient,
     user_msg: &str,
-    reply: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<NewFact>, MemoryError> {
-    if user_msg.trim().is_empty() {
+    if super::grounding::nothing_to_learn(user_msg) {
         return Ok(Vec::new());
     }
     let raw: Value = llm
-        .chat_json(messages(user_msg, reply, now), "facts", schema(), 400)
+        .chat_json(messages(user_msg, now), "facts", schema(), 300)
         .await?;
-    Ok(clamp_extracted(&raw, now))
+    Ok(clamp_extracted(&raw, now)
+        .into_iter()
+        .filter(|f| {
+            let kept = super::grounding::grounded(&f.text, user_msg);
+            if !kept {
+                tracing::debug!("dropped an extracted fact the message does not say");
+            }
+            kept
+        })
+        .collect())
 }
 
 /// Extraction and storing in one call, for the chat pipeline's background task: skips the
 /// model entirely when this exchange's events are already in memory (a redelivery), and
-/// returns what happened to each extracted fact.
+/// returns what happened to each extracted fact. The facts come from the user's message; the
+/// source ids name the message and the reply it got.
 pub async fn learn_from_exchange(
     pool: &sqlx::PgPool,
     llm: &LlmClient,
     user_id: &str,
     user_msg: &str,
-    reply: &str,
     source_event_ids: &[String],
     now: DateTime<Utc>,
 ) -> Result<Vec<StoreOutcome>, MemoryError> {
@@ -142,16 +160,9 @@ pub async fn learn_from_exchange(
             return Ok(Vec::new());
         }
     }
-    let facts: Vec<NewFact> = extract_realtime(llm, user_msg, reply, now)
+    let facts: Vec<NewFact> = extract_realtime(llm, user_msg, now)
         .await?
         .into_iter()
-        .filter(|f| {
-            let kept = super::fact::names_grounded(&f.text, user_msg);
-            if !kept {
-                tracing::info!(%user_id, fact = %f.text, "dropped an extracted fact naming someone the user never mentioned");
-            }
-            kept
-        })
         .map(|f| f.with_sources(source_event_ids.iter().cloned()))
         .collect();
     if facts.is_empty() {
@@ -295,9 +306,8 @@ mod tests {
             {"text": "The user said hello.", "category": "other", "priority": 1},
             {"text": "The user is 190 cm tall.", "category": "zodiac", "priority": 99.4},
             {"category": "identity", "priority": 5},
-            {"text": "The user owns a bike.", "priority": null},
             42,
-            "The user plays chess."
+            {"text": "The user owns a bike.", "priority": null}
         ]});
         let facts = clamp_extracted(&raw, now());
         let texts: Vec<&str> = facts.iter().map(|f| f.text.as_str()).collect();
@@ -307,9 +317,11 @@ mod tests {
                 "The user likes tea.",
                 "The user is 190 cm tall.",
                 "The user owns a bike.",
-                "The user plays chess."
             ]
         );
+        // A bare string is read as a fact's text.
+        let bare = clamp_extracted(&json!(["The user plays chess."]), now());
+        assert_eq!(bare[0].text, "The user plays chess.");
         assert_eq!(facts[0].category, Category::Preference);
         assert_eq!(facts[1].category, Category::Other);
         assert_eq!(facts[1].priority, 5);
@@ -317,11 +329,14 @@ mod tests {
     }
 
     #[test]
-    fn at_most_five_and_bare_arrays_are_accepted() {
+    fn at_most_three_and_bare_arrays_are_accepted() {
         let many: Vec<Value> = (0..9)
             .map(|i| json!({"text": format!("The user owns {i} boats."), "category": "other", "priority": 3}))
             .collect();
-        assert_eq!(clamp_extracted(&Value::Array(many), now()).len(), 5);
+        assert_eq!(
+            clamp_extracted(&Value::Array(many), now()).len(),
+            MAX_EXTRACTED
+        );
         assert!(clamp_extracted(&json!("nothing"), now()).is_empty());
         assert!(clamp_extracted(&json!({"facts": "none"}), now()).is_empty());
     }
@@ -338,18 +353,33 @@ mod tests {
             9
         );
         assert_eq!(item["properties"]["priority"]["type"], "integer");
-        assert_eq!(s["properties"]["facts"]["maxItems"], 5);
-        let m = messages("I moved to Lyon", "Nice!", now());
+        assert_eq!(s["properties"]["facts"]["maxItems"], MAX_EXTRACTED);
+        assert_eq!(item["properties"]["text"]["pattern"], "^The user");
+        let m = messages("I moved to Lyon", now());
         assert!(m[0].content.contains("Friday 14 March 2025"));
-        assert!(
-            m.last()
-                .unwrap()
-                .content
-                .starts_with("User: I moved to Lyon")
-        );
-        // The worked examples obey the schema's own rules.
-        let example: Value = serde_json::from_str(&m[2].content).unwrap();
-        assert_eq!(clamp_extracted(&example, now()).len(), 3);
+        assert_eq!(m.last().unwrap().content, "Message: I moved to Lyon");
+        // The worked examples obey the schema's own rules, and the last one before the
+        // message is not an empty answer (a small model repeats the last pattern it saw).
+        for i in [2, 4, 6] {
+            let example: Value = serde_json::from_str(&m[i].content).unwrap();
+            for f in example["facts"].as_array().unwrap() {
+                assert!(f["text"].as_str().unwrap().starts_with("The user"));
+            }
+            assert_eq!(
+                clamp_extracted(&example, now()).len(),
+                example["facts"].as_array().unwrap().len()
+            );
+        }
+        let last: Value = serde_json::from_str(&m[m.len() - 2].content).unwrap();
+        assert!(!last["facts"].as_array().unwrap().is_empty());
+        // …and would pass the grounding check themselves.
+        for (i, o) in [(3, 4), (5, 6)] {
+            let said = m[i].content.trim_start_matches("Message: ");
+            let example: Value = serde_json::from_str(&m[o].content).unwrap();
+            for f in clamp_extracted(&example, now()) {
+                assert!(crate::memory::grounded(&f.text, said), "{}", f.text);
+            }
+        }
     }
 
     proptest! {

@@ -390,24 +390,6 @@ pub fn guess_category(text: &str) -> Category {
     }
 }
 
-/// Whether every name in `fact` (a capitalised word after the first) occurs in `user_said`.
-/// Small models copy names from a prompt's worked example ("your wife Ana…") or take them
-/// from the assistant's own answer ("the 14th prime minister was John Smith" becomes "your
-/// name is John Smith"); a fact about the user naming someone the user never mentioned is
-/// not kept.
-pub fn names_grounded(fact: &str, user_said: &str) -> bool {
-    let said = user_said.to_lowercase();
-    fact.split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty())
-        .skip(1)
-        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
-        .filter(|w| !matches!(*w, "I" | "The" | "User" | "You" | "Your"))
-        .all(|w| {
-            let w = w.trim_end_matches("'s").to_lowercase();
-            said.contains(&w)
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

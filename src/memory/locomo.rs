@@ -427,7 +427,7 @@ async fn run(
                 let at = date + chrono::Duration::seconds(i as i64 * 30);
                 if extract {
                     let said = format!("{}: {}", turn.speaker, turn.text);
-                    let found = extract_realtime(llm, &said, "", at)
+                    let found = extract_realtime(llm, &said, at)
                         .await
                         .with_context(|| format!("extracting facts from {}", turn.dia_id))?;
                     facts.extend(found.into_iter().map(|f| f.with_sources([&turn.dia_id])));

@@ -30,6 +30,7 @@ pub mod control;
 mod error;
 pub mod extract;
 pub mod fact;
+pub mod grounding;
 pub mod locomo;
 pub mod retrieve;
 pub mod score;
@@ -42,7 +43,8 @@ pub use control::{
 };
 pub use error::MemoryError;
 pub use extract::{extract_realtime, learn_from_exchange};
-pub use fact::{Category, Fact, Kind, NewFact, Status, names_grounded};
+pub use fact::{Category, Fact, Kind, NewFact, Status};
+pub use grounding::grounded;
 pub use locomo::{LocomoReport, bench_locomo};
 pub use retrieve::{
     RetrieveOptions, Retrieved, ScoredFact, record_facts_used, retrieve, retrieve_with_vector,

@@ -50,34 +50,39 @@ pub fn transcript(exchanges: &[Exchange]) -> String {
 pub fn extract_messages(exchanges: &[Exchange], now: DateTime<Utc>) -> Vec<ChatMessage> {
     let system = format!(
         "You read a day of chat between a user and their assistant and list the lasting facts \
-         about the user, as short sentences about \"The user\". Only what the user says about \
-         themselves, their people, work, health, home, plans and likes; not general knowledge, \
-         not what the assistant said. Priority: 5 = name, job, home, family; 4 = health, \
+         about the user, as short sentences starting with \"The user\", in English whatever \
+         language the user writes in. Only what the user says about themselves, their people, \
+         work, health, home, plans and likes; not general knowledge, not what the assistant \
+         said, nothing from a question the user asked. Priority: 5 = name, job, home, family; 4 = health, \
          relationships, strong preferences; 3 = plans and useful details; 2 = small details. \
          For each fact give the numbers of the exchanges it comes from. If the user corrects \
          or changes something (a move, a new job), state the new situation. Today is {}. At \
          most {MAX_FACTS} facts; an empty list if nothing is worth remembering.",
         now.format("%A %-d %B %Y"),
     );
+    // One worked example in the ways people write (terse lower case, a question that tells
+    // nothing, another language answered in English), with names no user of the tests has;
+    // the grounding check drops them if the model copies them anyway.
     let example_in = transcript(&[
         Exchange {
-            user: "I'm Tom. I just started as a maths teacher in Leeds.".into(),
-            reply: "Congratulations, Tom!".into(),
+            user: "hey, zoltan here. im a plumber, 2 daughters".into(),
+            reply: "Nice to meet you, Zoltan!".into(),
         },
         Exchange {
             user: "What's the capital of Peru?".into(),
             reply: "Lima.".into(),
         },
         Exchange {
-            user: "My wife Ana wants to go to a jazz concert on Friday.".into(),
-            reply: "Sounds fun!".into(),
+            user: "Ich wohne seit März in Graz und bin allergisch gegen Nüsse.".into(),
+            reply: "Danke, ich merke es mir.".into(),
         },
     ]);
     let example_out = json!({"facts": [
-        {"text": "The user's name is Tom.", "category": "identity", "priority": 5, "sources": [1]},
-        {"text": "The user teaches maths in Leeds.", "category": "work", "priority": 5, "sources": [1]},
-        {"text": "The user's wife is called Ana.", "category": "relationship", "priority": 5, "sources": [3]},
-        {"text": "The user's wife Ana likes jazz.", "category": "relationship", "priority": 3, "sources": [3]}
+        {"text": "The user's name is Zoltan.", "category": "identity", "priority": 5, "sources": [1]},
+        {"text": "The user works as a plumber.", "category": "work", "priority": 5, "sources": [1]},
+        {"text": "The user has two daughters.", "category": "relationship", "priority": 5, "sources": [1]},
+        {"text": "The user lives in Graz.", "category": "identity", "priority": 5, "sources": [3]},
+        {"text": "The user is allergic to nuts.", "category": "health", "priority": 4, "sources": [3]}
     ]});
     vec![
         ChatMessage::system(system),
@@ -132,10 +137,9 @@ pub fn read_extracted(raw: &Value, n: usize) -> Vec<Extracted> {
         .collect()
 }
 
-/// Whether every name in `fact` occurs in what the user said (see
-/// [`crate::memory::names_grounded`]).
+/// Whether `fact` keeps to what the user said (see [`crate::memory::grounding`]).
 pub fn grounded(fact: &str, user_said: &str) -> bool {
-    crate::memory::names_grounded(fact, user_said)
+    crate::memory::grounded(fact, user_said)
 }
 
 /// Everything the user wrote in these exchanges: facts about the user come from the user, so
@@ -341,9 +345,19 @@ mod tests {
         );
         assert!(m[0].content.contains("Friday 14 March 2025"));
         assert!(m[3].content.starts_with("[1] User: I moved to Lyon"));
-        // The worked example obeys its own rules.
+        // The worked example obeys its own rules, and every fact in it is grounded in what its
+        // user wrote.
         let example: Value = serde_json::from_str(&m[2].content).unwrap();
-        assert_eq!(read_extracted(&example, 3).len(), 4);
+        assert_eq!(read_extracted(&example, 3).len(), 5);
+        let said = m[1]
+            .content
+            .lines()
+            .filter_map(|l| l.split_once("User: ").map(|(_, u)| u))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for f in read_extracted(&example, 3) {
+            assert!(grounded(&f.fact.text, &said), "{}", f.fact.text);
+        }
         assert_eq!(extract_schema(3)["properties"]["facts"]["maxItems"], 8);
     }
 
@@ -362,7 +376,10 @@ mod tests {
         assert!(grounded("The user's sister Eve works at St Mary's.", &t));
         assert!(grounded("The user has a sister in Lyon.", &t));
         assert!(!grounded("The user's wife Ana likes jazz.", &t));
-        assert!(grounded("the user likes tea", &t));
+        assert!(
+            !grounded("the user likes tea", &t),
+            "tea was never mentioned"
+        );
         // A name only the assistant said is not something the user told about themselves.
         assert!(!grounded("Your name is John D. Smith.", &t));
     }

@@ -160,7 +160,7 @@ pub async fn history(
     limit: i64,
 ) -> sqlx::Result<Vec<Turn>> {
     let rows = sqlx::query(
-        "SELECT role, body FROM messages
+        "SELECT role, body, sent_at FROM messages
          WHERE user_id = $1 AND room_id = $2 AND id < $3 AND in_conversation
            AND ($4::text IS NULL OR thread_root = $4 OR event_id = $4)
          ORDER BY id DESC LIMIT $5",
@@ -181,6 +181,7 @@ pub async fn history(
                 Role::User
             },
             text: r.get(1),
+            at: r.get(2),
         })
         .collect();
     turns.reverse();
@@ -241,6 +242,10 @@ pub struct ReplyRecord {
     pub searched: bool,
     /// Time the gate took before the answer started: the draft, and the search if any.
     pub gate_ms: i32,
+    /// What the reply guard caught before the user saw it (`echo`, `repetition`,
+    /// `impersonation`), and what it did (`regenerated`, `fallback`).
+    pub guard_flaw: Option<String>,
+    pub guard_action: Option<String>,
 }
 
 pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
@@ -262,8 +267,8 @@ pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO experience (user_id, room_id, message_event_id, reply_event_id, confidence, mean_logprob,
                                  min_token_prob, mean_entropy, latency_ms, facts_used,
-                                 gate_action, gate_reason, searched, gate_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                 gate_action, gate_reason, searched, gate_ms, guard_flaw, guard_action)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          ON CONFLICT (reply_event_id) DO NOTHING",
     )
     .bind(&r.user_id)
@@ -284,6 +289,8 @@ pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
     .bind(&r.gate_reason)
     .bind(r.searched)
     .bind(r.gate_ms)
+    .bind(&r.guard_flaw)
+    .bind(&r.guard_action)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE messages SET reply_state = 'answered', reply_event_id = $2 WHERE id = $1")

@@ -84,8 +84,6 @@ struct Inner {
     /// Answers to json_schema-constrained requests (extraction and the like), scripted apart
     /// so background work never takes a reply meant for the conversation.
     structured: VecDeque<Reply>,
-    /// The decision gate's drafts, likewise apart.
-    drafts: VecDeque<Reply>,
     embed_errors: VecDeque<Reply>,
     requests: Vec<(String, Value)>,
     token_delay: Duration,
@@ -122,6 +120,7 @@ impl StubLlm {
             .route("/v1/models", get(models))
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
+            .route("/tokenize", post(tokenize_route))
             .with_state(inner.clone());
         let stop = shutdown.clone();
         tokio::spawn(async move {
@@ -143,12 +142,6 @@ impl StubLlm {
 
     pub fn push(&self, reply: Reply) {
         self.inner.lock().unwrap().chat.push_back(reply);
-    }
-
-    /// Queue an answer for the decision gate's next draft (default: a confident draft cut at
-    /// its token limit, so the gate answers and the answer is generated).
-    pub fn push_draft(&self, reply: Reply) {
-        self.inner.lock().unwrap().drafts.push_back(reply);
     }
 
     /// Queue an answer for the next json_schema-constrained request (default: no facts).
@@ -192,22 +185,13 @@ impl StubLlm {
         self.inner.lock().unwrap().requests.clone()
     }
 
-    /// Conversation requests (not json_schema-constrained ones, not the gate's drafts).
+    /// Conversation requests (not json_schema-constrained ones). The decision gate reads the
+    /// first tokens of the answer's own stream, so a turn is one of these, or two when the
+    /// gate decides to start again (a search, a question back).
     pub fn chat_requests(&self) -> Vec<Value> {
         self.requests()
             .into_iter()
-            .filter(|(p, b)| {
-                p == "/v1/chat/completions" && b.get("response_format").is_none() && !is_draft(b)
-            })
-            .map(|(_, b)| b)
-            .collect()
-    }
-
-    /// The decision gate's draft requests.
-    pub fn draft_requests(&self) -> Vec<Value> {
-        self.requests()
-            .into_iter()
-            .filter(|(p, b)| p == "/v1/chat/completions" && is_draft(b))
+            .filter(|(p, b)| p == "/v1/chat/completions" && b.get("response_format").is_none())
             .map(|(_, b)| b)
             .collect()
     }
@@ -224,6 +208,12 @@ impl StubLlm {
     pub fn stop(&self) {
         self.shutdown.notify_waiters();
     }
+}
+
+/// llama-server's `/tokenize`: the stub's word-ish tokens, numbered.
+async fn tokenize_route(Json(body): Json<Value>) -> Json<Value> {
+    let n = tokenize(body["content"].as_str().unwrap_or_default()).len();
+    Json(json!({ "tokens": (0..n).collect::<Vec<usize>>() }))
 }
 
 async fn models() -> Json<Value> {
@@ -251,17 +241,9 @@ fn error_response(status: u16, message: &str) -> Response {
         .into_response()
 }
 
-/// The gate's draft carries [`threeam::gate::DRAFT_NOTE`] in its system prompt.
-fn is_draft(body: &Value) -> bool {
-    body["messages"][0]["content"]
-        .as_str()
-        .is_some_and(|s| s.contains(threeam::gate::DRAFT_NOTE))
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Queue {
     Chat,
-    Draft,
     Structured,
 }
 
@@ -269,7 +251,6 @@ impl Inner {
     fn pop(&mut self, q: Queue) -> Option<Reply> {
         match q {
             Queue::Chat => self.chat.pop_front(),
-            Queue::Draft => self.drafts.pop_front(),
             Queue::Structured => self.structured.pop_front(),
         }
     }
@@ -278,8 +259,6 @@ impl Inner {
 async fn chat(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) -> Response {
     let queue = if body.get("response_format").is_some() {
         Queue::Structured
-    } else if is_draft(&body) {
-        Queue::Draft
     } else {
         Queue::Chat
     };
@@ -305,7 +284,6 @@ async fn chat(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) -
     }
     let reply = reply.unwrap_or_else(|| match queue {
         Queue::Structured => Reply::json(&json!({"facts": []})),
-        Queue::Draft => Reply::truncated("The stub model's confident draft, which goes on", -0.02),
         Queue::Chat => Reply::text("This is the stub model's answer.", -0.05),
     });
     let stream = body["stream"].as_bool().unwrap_or(false);
