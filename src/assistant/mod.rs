@@ -7,7 +7,7 @@ pub mod guard;
 mod memory_commands;
 mod night_commands;
 pub mod prompt;
-mod turn;
+pub mod turn;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

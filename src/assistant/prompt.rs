@@ -50,6 +50,9 @@ pub struct Standing<'a> {
     pub behaviour: &'a str,
     /// The user's profile, written by the night.
     pub profile: Option<&'a str>,
+    /// Facts to keep in mind in every answer (who the user is, what they cannot have), as
+    /// stored.
+    pub pinned: &'a [&'a str],
 }
 
 /// What 3AM is and how it talks, with today's date and the standing sections.
@@ -76,6 +79,13 @@ pub fn system_prompt(now: DateTime<Utc>, tz: Tz, s: &Standing<'_>) -> String {
     if let Some(profile) = s.profile.map(str::trim).filter(|p| !p.is_empty()) {
         out.push_str("\n\nWhat you know about the user:\n");
         out.push_str(profile);
+    }
+    if !s.pinned.is_empty() {
+        out.push_str("\n\nKeep in mind:");
+        for fact in s.pinned {
+            out.push_str("\n- ");
+            out.push_str(&second_person(fact));
+        }
     }
     out
 }
@@ -323,12 +333,17 @@ mod tests {
             user_name: Some("Ada"),
             behaviour: "Keep it very short.",
             profile: Some("Ada is a nurse in Lyon."),
+            pinned: &["The user is allergic to peanuts."],
         };
         let a = system_prompt(now(), tz, &s);
         let b = system_prompt(now() + chrono::Duration::minutes(20), tz, &s);
         assert_eq!(a, b, "no clock time in the stable part");
         assert!(a.contains("Monday 23 November 2026") && a.contains("Europe/Berlin"));
         assert!(a.contains("Ada") && a.contains("very short") && a.contains("nurse in Lyon"));
+        assert!(
+            a.contains("Keep in mind:\n- You are allergic to peanuts."),
+            "{a}"
+        );
         assert!(a.contains("never introduce yourself with the user's name"));
         let n = notes(
             now(),

@@ -41,6 +41,8 @@ const EARLY_POST_CHARS: usize = 24;
 const HISTORY_MESSAGES: i64 = 200;
 /// Memories in the notes at most.
 const MEMORIES: usize = 6;
+/// Memories in every system prompt at most (see [`crate::memory::pinned`]).
+const PINNED: i64 = 8;
 /// New generations after the guard rules a reply out, before the fallback.
 pub const REGENERATIONS: u32 = 2;
 
@@ -71,6 +73,8 @@ struct Inputs {
     tz: chrono_tz::Tz,
     now: chrono::DateTime<chrono::Utc>,
     retrieved: crate::memory::Retrieved,
+    /// Facts for every prompt ([`crate::memory::pinned`]).
+    pinned: Vec<String>,
     profile: crate::behaviour::BehaviourProfile,
     follows_conversation: bool,
     clarified: bool,
@@ -236,6 +240,12 @@ impl Assistant {
                 crate::memory::Retrieved::default()
             }
         };
+        let pinned = crate::memory::pinned(&self.db, &p.user_id, PINNED)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not read the pinned memories");
+                Vec::new()
+            });
         let profile = self
             .with_db_retry("read the behaviour profile", || {
                 store::behaviour::current_profile(&self.db, &p.user_id)
@@ -253,6 +263,7 @@ impl Assistant {
             tz,
             now,
             retrieved,
+            pinned,
             profile,
             follows_conversation,
             clarified,
@@ -262,6 +273,7 @@ impl Assistant {
     /// The system prompt, the conversation window and the message, sized in real tokens.
     async fn parts(&self, p: &store::messages::Pending, inp: &Inputs) -> Parts {
         let behaviour = crate::behaviour::prompt_sentences(&inp.profile);
+        let pinned: Vec<&str> = inp.pinned.iter().map(String::as_str).collect();
         let system = prompt::system_prompt(
             inp.now,
             inp.tz,
@@ -269,13 +281,16 @@ impl Assistant {
                 user_name: None,
                 behaviour: &behaviour,
                 profile: inp.retrieved.profile.as_deref(),
+                pinned: &pinned,
             },
         );
+        // What the system prompt already holds is not repeated in the notes.
         let memories: Vec<String> = inp
             .retrieved
             .facts
             .iter()
             .map(|f| f.fact.text.clone())
+            .filter(|t| !inp.pinned.contains(t))
             .collect();
         let mut texts: Vec<&str> = vec![&system, &p.body];
         texts.extend(inp.history.iter().map(|t| t.text.as_str()));
@@ -540,8 +555,14 @@ impl Assistant {
             .unwrap_or_default()
             .to_owned();
         let mut names = vec![localpart];
-        for f in &inp.retrieved.facts {
-            names.extend(super::guard::name_in_fact(&f.fact.text));
+        for f in inp
+            .retrieved
+            .facts
+            .iter()
+            .map(|f| &f.fact.text)
+            .chain(&inp.pinned)
+        {
+            names.extend(super::guard::name_in_fact(f));
         }
         let known: Vec<&str> = names.iter().map(String::as_str).collect();
         // The rules and every instruction a turn may carry; not the memories or the user's

@@ -101,6 +101,7 @@ pub async fn run(cfg: &Config, rounds: usize) -> anyhow::Result<()> {
                     user_name: None,
                     behaviour: &behaviour,
                     profile: None,
+                    pinned: &[],
                 },
             );
             let build = |sections: &[String]| {

@@ -129,7 +129,7 @@ pub async fn extract_realtime(
         .filter(|f| {
             let kept = super::grounding::grounded(&f.text, user_msg);
             if !kept {
-                tracing::debug!("dropped an extracted fact the message does not say");
+                tracing::debug!(fact = %f.text, "dropped an extracted fact the message does not say");
             }
             kept
         })

@@ -47,6 +47,7 @@ pub use fact::{Category, Fact, Kind, NewFact, Status};
 pub use grounding::grounded;
 pub use locomo::{LocomoReport, bench_locomo};
 pub use retrieve::{
-    RetrieveOptions, Retrieved, ScoredFact, record_facts_used, retrieve, retrieve_with_vector,
+    RetrieveOptions, Retrieved, ScoredFact, pinned, record_facts_used, retrieve,
+    retrieve_with_vector,
 };
 pub use store::{MERGE_SIMILARITY, StoreOutcome, get_fact, live_count, profile, store_facts};

@@ -33,6 +33,7 @@ pub mod lock;
 pub mod prompts;
 pub mod schedule;
 pub mod scheduler;
+pub mod slots;
 mod stages;
 pub mod topics;
 

@@ -124,7 +124,7 @@ async fn play(
 
     let mut transcript = Transcript::default();
     let mut judged: HashSet<i64> = HashSet::new();
-    seed(pool, llm, &user, &room, p, &mut transcript).await?;
+    seed(pool, llm, &user, p).await?;
     judged.extend(fact_ids(&crate::memory::export(pool, &user).await?));
     let seeded = !p.seed_facts.is_empty();
 
@@ -295,15 +295,8 @@ async fn play(
     Ok(report)
 }
 
-/// The long-time user's memories and earlier exchanges.
-async fn seed(
-    pool: &sqlx::PgPool,
-    llm: &LlmClient,
-    user: &str,
-    room: &str,
-    p: &Persona,
-    transcript: &mut Transcript,
-) -> anyhow::Result<()> {
+/// The long-time user's memories.
+async fn seed(pool: &sqlx::PgPool, llm: &LlmClient, user: &str, p: &Persona) -> anyhow::Result<()> {
     if !p.seed_facts.is_empty() {
         let facts: Vec<NewFact> = p
             .seed_facts
@@ -311,45 +304,6 @@ async fn seed(
             .map(|(c, t)| NewFact::new(t.clone(), Category::parse_lenient(c), 4))
             .collect();
         crate::memory::store_facts(pool, llm, user, facts).await?;
-    }
-    let n = p.seed_history.len() as i64;
-    for (i, (message, reply)) in p.seed_history.iter().enumerate() {
-        let event_id = format!("$seed-{}-{i}", p.name.to_lowercase());
-        let sent_at = Utc::now() - chrono::Duration::minutes(2 * (n - i as i64));
-        let stored = store::messages::store_user_message(
-            pool,
-            &store::messages::NewMessage {
-                user_id: user,
-                room_id: room,
-                event_id: &event_id,
-                body: message,
-                thread_root: None,
-                in_reply_to: None,
-                sent_at,
-                is_command: false,
-            },
-        )
-        .await?;
-        let store::messages::Stored::New(id) = stored else {
-            anyhow::bail!("seed message {event_id} was already there");
-        };
-        store::messages::claim(pool, id).await?;
-        store::messages::record_reply(
-            pool,
-            &store::messages::ReplyRecord {
-                message_id: id,
-                user_id: user.to_owned(),
-                room_id: room.to_owned(),
-                message_event_id: event_id.clone(),
-                part_event_ids: vec![format!("{event_id}-reply")],
-                parts: vec![reply.clone()],
-                gate_action: "answer".into(),
-                ..Default::default()
-            },
-        )
-        .await?;
-        transcript.said.push(message.clone());
-        transcript.read.push(reply.clone());
     }
     Ok(())
 }

@@ -20,8 +20,6 @@ pub struct Persona {
     pub never: Vec<String>,
     /// Memories the user already has before the first day: `(category, text)`.
     pub seed_facts: Vec<(String, String)>,
-    /// Exchanges before the first day: `(message, reply)`.
-    pub seed_history: Vec<(String, String)>,
     pub days: Vec<Day>,
 }
 
@@ -96,8 +94,6 @@ struct RawPersona {
     never: Vec<String>,
     #[serde(default)]
     seed_facts: Vec<String>,
-    #[serde(default)]
-    seed_history: Vec<[String; 2]>,
     day: Vec<RawDay>,
 }
 
@@ -157,7 +153,6 @@ fn parse(text: &str) -> Result<Vec<Persona>, toml::de::Error> {
                     None => ("other".to_owned(), s.trim().to_owned()),
                 })
                 .collect(),
-            seed_history: p.seed_history.into_iter().map(|[m, r]| (m, r)).collect(),
             days: p
                 .day
                 .into_iter()
@@ -222,10 +217,16 @@ mod tests {
                 }
             }
         }
-        // The long-time user has the memory and conversation the latency target names.
+        // The long-time user has the memory and conversation the latency target names: 50
+        // facts, and 20 exchanges before the first check.
         let seeded = all.iter().find(|p| !p.seed_facts.is_empty()).unwrap();
         assert_eq!(seeded.seed_facts.len(), 50);
-        assert_eq!(seeded.seed_history.len(), 20);
+        let before_checks = seeded.days[0]
+            .turns
+            .iter()
+            .take_while(|t| t.learn.is_empty() && t.expect.is_empty() && t.avoid.is_empty())
+            .count();
+        assert!(before_checks >= 20, "{before_checks}");
     }
 
     #[test]

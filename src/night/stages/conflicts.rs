@@ -1,6 +1,9 @@
 //! Stage 4: does a new fact replace an older one? For each fact that is new since the last
 //! digest (the night's and realtime extraction's) the live facts of the same category with
-//! cosine in [0.75, 0.92) are candidates (closer ones were merged at stage 3). The model
+//! cosine in [0.75, 0.92) are candidates (closer ones were merged at stage 3), and so are the
+//! live facts that fill the same slot of the user's life (home, job, name: see
+//! [`crate::night::slots`]) whatever their similarity above [`SLOT_MIN`]. Pairs in one slot
+//! are decided by that module's rule; the others by the model. The model
 //! decides each pair; when the new statement replaces the old, the old fact gets `valid_to`
 //! and `superseded_by` (it is kept as history); when both can be true, both stay. The model
 //! calls come first, then one transaction applies the decisions.
@@ -16,13 +19,16 @@ use crate::llm::LlmError;
 use crate::memory::store::lock_user;
 use crate::night::cycle::{Ctx, Stage};
 use crate::night::digest::SupersededItem;
-use crate::night::prompts;
+use crate::night::{prompts, slots};
 
 /// Similarity band in which two facts may contradict each other.
 pub const CONFLICT_MIN: f64 = 0.75;
 pub const CONFLICT_MAX: f64 = crate::memory::MERGE_SIMILARITY as f64;
 /// Older facts checked per new fact (the nearest ones).
 const PER_FACT: i64 = 3;
+/// Facts in the same slot are related at least this much (MiniLM: "lives in Stockholm" and
+/// "moved to Gothenburg" 0.67, two jobs 0.5, a home and an allergy 0.26).
+pub const SLOT_MIN: f64 = 0.35;
 /// Model calls per night at most; the rest wait for the next night.
 pub const MAX_CHECKS: usize = 60;
 
@@ -92,6 +98,36 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
                 pairs.push((oid, o.get("text"), n.id, n.text.clone(), n.valid_from));
             }
         }
+        // The same slot of the user's life, whatever the category the model gave each.
+        if let Some(slot) = slots::slot(&n.text) {
+            let same_slot = sqlx::query(
+                "SELECT id, text FROM facts
+                 WHERE user_id = $1 AND id <> $3
+                   AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+                   AND embedding IS NOT NULL
+                   AND (valid_from < $4 OR (valid_from = $4 AND id < $3))
+                   AND 1 - (embedding <=> $2) >= $5 AND 1 - (embedding <=> $2) < $6
+                 ORDER BY embedding <=> $2 LIMIT 20",
+            )
+            .bind(cx.user_id)
+            .bind(&n.embedding)
+            .bind(n.id)
+            .bind(n.valid_from)
+            .bind(SLOT_MIN)
+            .bind(CONFLICT_MAX)
+            .fetch_all(&mut *conn)
+            .await?;
+            for o in same_slot
+                .iter()
+                .filter(|o| slots::slot(o.get::<&str, _>("text")) == Some(slot))
+                .take(PER_FACT as usize)
+            {
+                let oid: i64 = o.get("id");
+                if seen.insert((oid, n.id)) {
+                    pairs.push((oid, o.get("text"), n.id, n.text.clone(), n.valid_from));
+                }
+            }
+        }
     }
     let skipped = pairs.len().saturating_sub(MAX_CHECKS);
     pairs.truncate(MAX_CHECKS);
@@ -104,18 +140,26 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         if gone.contains(&old_id) || gone.contains(&new_id) {
             continue;
         }
-        let answer: Result<Value, LlmError> = cx
-            .chat_json(
-                prompts::conflict_messages(&old_text, &new_text),
-                prompts::CONFLICT_SCHEMA_NAME,
-                prompts::conflict_schema(),
-                20,
-            )
-            .await;
-        let verdict = match answer {
-            Ok(v) => prompts::read_conflict(&v),
-            Err(LlmError::MalformedOutput { .. }) => None,
-            Err(e) => return Err(anyhow::Error::new(e).context("checking a possible conflict")),
+        // Two facts of one slot (home, job, name) are decided by rule; others by the model.
+        let verdict = match slots::replaces(&old_text, &new_text) {
+            Some(v) => Some(v),
+            None => {
+                let answer: Result<Value, LlmError> = cx
+                    .chat_json(
+                        prompts::conflict_messages(&old_text, &new_text),
+                        prompts::CONFLICT_SCHEMA_NAME,
+                        prompts::conflict_schema(),
+                        20,
+                    )
+                    .await;
+                match answer {
+                    Ok(v) => prompts::read_conflict(&v),
+                    Err(LlmError::MalformedOutput { .. }) => None,
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context("checking a possible conflict"));
+                    }
+                }
+            }
         };
         match verdict {
             Some(true) => {
