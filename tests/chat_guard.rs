@@ -182,11 +182,14 @@ async fn after_every_generation_echoes_the_user_gets_an_honest_fallback_and_the_
         ));
     }
     r.assistant
-        .handle(message("$q", "Which city do I live in now? Tell me please"))
+        .handle(message("$q", "Which city do I live in now?"))
         .await
         .unwrap();
     let last = r.out.messages().last().unwrap().1.markdown.clone();
-    assert!(last.starts_with("Sorry, I couldn't"), "{last}");
+    assert!(
+        last.contains("rephrase") || last.contains("other words") || last.contains("differently"),
+        "{last}"
+    );
     let history = stub.chat_requests().last().cloned().unwrap();
     let all: String = history["messages"].to_string();
     assert!(

@@ -384,14 +384,14 @@ async fn facts_learned_in_chat_survive_a_restart_and_are_recalled() {
         .unwrap();
     human.wait_for_reply(&room, &q, T).await.unwrap();
     let pool = rig.db.pool.clone();
-    eventually("two facts learned", T, || {
+    eventually("the facts learned", T, || {
         let pool = pool.clone();
         async move {
             sqlx::query_scalar::<_, i64>("SELECT count(*) FROM facts")
                 .fetch_one(&pool)
                 .await
                 .unwrap()
-                == 2
+                >= 2
         }
     })
     .await;
@@ -411,8 +411,8 @@ async fn facts_learned_in_chat_survive_a_restart_and_are_recalled() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(
-        prompt.contains("Ada lives in Lyon"),
-        "the retrieved memory is in the prompt: {prompt}"
+        prompt.contains("live in Lyon") || prompt.contains("lives in Lyon"),
+        "the remembered home is in the prompt: {prompt}"
     );
     rig.stop().await;
 }

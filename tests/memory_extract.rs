@@ -115,7 +115,8 @@ async fn learning_from_an_exchange_stores_with_sources_once() {
     )
     .await
     .unwrap();
-    assert_eq!(out.len(), 2);
+    // The model's two facts, and the dog's name read from the introduction itself.
+    assert_eq!(out.len(), 3, "{out:?}");
     let f = get_fact(&db.pool, ADA, out[0].fact_id().unwrap())
         .await
         .unwrap()
@@ -136,15 +137,22 @@ async fn learning_from_an_exchange_stores_with_sources_once() {
     .unwrap();
     assert!(again.is_empty());
     assert_eq!(stub.structured_requests().len(), 1);
-    assert_eq!(live_count(&db.pool, ADA).await.unwrap(), 2);
+    assert_eq!(live_count(&db.pool, ADA).await.unwrap(), 3);
 
     // A new exchange saying the same thing again merges into the fact it repeats.
     stub.push_structured(Reply::json(&json!({"facts": [
         {"text": "The user has a dog named Rex.", "category": "relationship", "priority": 4}
     ]})));
-    let out = learn_from_exchange(&db.pool, &llm, ADA, "Rex says hi", &["$msg2".into()], now())
-        .await
-        .unwrap();
+    let out = learn_from_exchange(
+        &db.pool,
+        &llm,
+        ADA,
+        "Rex, my dog, says hi",
+        &["$msg2".into()],
+        now(),
+    )
+    .await
+    .unwrap();
     let dog = get_fact(&db.pool, ADA, out[0].fact_id().unwrap())
         .await
         .unwrap()

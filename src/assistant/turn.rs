@@ -52,10 +52,18 @@ const DOWN_NOTICE: &str = "My model server isn't answering right now. I've kept 
 const CORRECTION: &str = "Your previous reply was not used because it repeated the user's words or spoke as the user. Reply again to the user's last message, briefly and in your own words.";
 
 /// What the user reads when every generation was ruled out: a statement is acknowledged
-/// (realtime memory reads it anyway), a question is asked again.
-const FALLBACK_STATEMENT: &str =
-    "Thanks for telling me, I'll keep that in mind. Is there anything you'd like me to do with it?";
-const FALLBACK_QUESTION: &str = "Sorry, I couldn't put a good answer together for that just now. Could you ask me in other words?";
+/// (realtime memory reads it anyway), a question is asked again. Several wordings, so the
+/// fallback is not itself a repetition.
+const FALLBACK_STATEMENT: &[&str] = &[
+    "Thanks for telling me, I'll keep that in mind. Is there anything you'd like me to do with it?",
+    "Got it, I've noted that. Tell me if you'd like help with anything around it.",
+    "Noted, thank you for letting me know. What would you like to do next?",
+];
+const FALLBACK_QUESTION: &[&str] = &[
+    "Sorry, I couldn't put a good answer together for that just now. Could you ask me in other words?",
+    "I'm having trouble answering that well right now. Could you rephrase it for me?",
+    "Sorry, I don't have a good answer to that at the moment. Could you put it differently?",
+];
 
 /// The streamed reply's messages: all but the last are complete.
 struct ReplyParts {
@@ -464,12 +472,17 @@ impl Assistant {
                 )
             }
             None => {
-                let fallback = if crate::memory::grounding::nothing_to_learn(&p.body) {
+                let wordings = if crate::memory::grounding::nothing_to_learn(&p.body) {
                     FALLBACK_QUESTION
                 } else {
                     FALLBACK_STATEMENT
                 };
-                shown.current = fallback.to_owned();
+                // The first wording the guard lets through (not one used just before).
+                let fallback = wordings
+                    .iter()
+                    .find(|w| guard.check(w).is_none())
+                    .unwrap_or(&wordings[0]);
+                shown.current = (*fallback).to_owned();
                 (Vec::new(), None, Some("fallback".to_owned()))
             }
         };

@@ -18,10 +18,21 @@ pub struct Seen {
     pub text: String,
 }
 
-#[derive(Default)]
 pub struct Recorder {
     seen: Mutex<Vec<Seen>>,
     next: Mutex<u64>,
+    /// Event ids are unique across recorders (the messages table keys on them).
+    prefix: String,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            seen: Mutex::default(),
+            next: Mutex::default(),
+            prefix: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+        }
+    }
 }
 
 impl Recorder {
@@ -43,7 +54,7 @@ impl Outbox for Recorder {
         let id = {
             let mut n = self.next.lock().unwrap();
             *n += 1;
-            format!("$bench-reply-{n}")
+            format!("$bench-{}-reply-{n}", self.prefix)
         };
         let now = Instant::now();
         self.seen.lock().unwrap().push(Seen {
@@ -71,13 +82,13 @@ impl Outbox for Recorder {
     async fn react(&self, _: &str, _: &str, _: &str) -> Result<String, OutboxError> {
         let mut n = self.next.lock().unwrap();
         *n += 1;
-        Ok(format!("$bench-reaction-{n}"))
+        Ok(format!("$bench-{}-reaction-{n}", self.prefix))
     }
 
     async fn upload(&self, _: &str, _: &str, _: &str, _: Vec<u8>) -> Result<String, OutboxError> {
         let mut n = self.next.lock().unwrap();
         *n += 1;
-        Ok(format!("$bench-upload-{n}"))
+        Ok(format!("$bench-{}-upload-{n}", self.prefix))
     }
 
     async fn typing(&self, _: &str, _: bool) {}

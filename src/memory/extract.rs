@@ -8,6 +8,8 @@
 //!
 //! The model sees the user's message alone: the assistant's reply is where a small model
 //! finds things the user never said. Messages that only ask or greet are not sent at all.
+//! Introductions (name, named relatives and pets, home) are read without the model, by
+//! [`super::statements`], and stored beside what it finds.
 //!
 //! Run it in the background after the reply is sent; it never delays the answer.
 
@@ -160,8 +162,19 @@ pub async fn learn_from_exchange(
             return Ok(Vec::new());
         }
     }
-    let facts: Vec<NewFact> = extract_realtime(llm, user_msg, now)
-        .await?
+    // What people say when they introduce themselves is read without the model (a small
+    // model garbles it); the model's facts join it, near-duplicates merging when stored.
+    let mut found: Vec<NewFact> = super::statements::self_statements(user_msg)
+        .into_iter()
+        .map(|f| f.observed_at(now))
+        .collect();
+    for f in extract_realtime(llm, user_msg, now).await? {
+        let key = super::fact::text_key(&f.text);
+        if !found.iter().any(|g| super::fact::text_key(&g.text) == key) {
+            found.push(f);
+        }
+    }
+    let facts: Vec<NewFact> = found
         .into_iter()
         .map(|f| f.with_sources(source_event_ids.iter().cloned()))
         .collect();

@@ -7,9 +7,10 @@
 //! keeps a fact only when:
 //!
 //! 1. every name and number in it occurs in what the user wrote;
-//! 2. at least half of its content words (not function words, not the words every fact is
-//!    phrased with: "user", "lives", "called"…) are [`close`] to words the user wrote, so
-//!    typos and plurals still match;
+//! 2. at least two thirds of its content words (not function words, not the words every
+//!    fact is phrased with: "user", "lives", "called"…) are [`close`] to words the user
+//!    wrote, so typos and plurals still match, but "allergic to nuts" is not read into "What
+//!    am I allergic to?";
 //! 3. a fact naming the user ("The user's name is Paul.") names them as they named
 //!    themselves ([`self_names`]): "Paul and I moved to Dresden" does not make the user Paul.
 //!
@@ -101,7 +102,7 @@ pub fn grounded(fact: &str, user_said: &str) -> bool {
     }
     let found = content.iter().filter(|w| said_close(w)).count();
     let enough = if is_english(user_said) {
-        found * 2 >= content.len()
+        found * 3 >= content.len() * 2
     } else {
         found >= 1
     };

@@ -34,6 +34,7 @@ pub mod grounding;
 pub mod locomo;
 pub mod retrieve;
 pub mod score;
+pub mod statements;
 pub mod store;
 
 pub use bench::bench_retrieval;

@@ -137,20 +137,18 @@ pub fn read_extracted(raw: &Value, n: usize) -> Vec<Extracted> {
         .collect()
 }
 
-/// Whether `fact` keeps to what the user said (see [`crate::memory::grounding`]).
-pub fn grounded(fact: &str, user_said: &str) -> bool {
-    crate::memory::grounded(fact, user_said)
-}
-
-/// Everything the user wrote in these exchanges: facts about the user come from the user, so
-/// names are checked against this, not against the assistant's replies (which may invent
-/// them).
-pub fn user_words(exchanges: &[Exchange]) -> String {
-    exchanges
+/// Whether `fact` keeps to what the user stated in these exchanges (see
+/// [`crate::memory::grounding`]): in one of their messages, or in all of them together. Facts
+/// about the user come from the user, not from the assistant's replies (which may invent
+/// them), nor from the user's questions ("What am I allergic to?" states no allergy).
+pub fn grounded(fact: &str, exchanges: &[Exchange]) -> bool {
+    let stated: Vec<String> = exchanges
         .iter()
+        .filter(|e| !crate::memory::grounding::nothing_to_learn(&e.user))
         .map(|e| normalize_text(&e.user))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    stated.iter().any(|m| crate::memory::grounded(fact, m))
+        || crate::memory::grounded(fact, &stated.join("\n"))
 }
 
 pub fn conflict_schema() -> Value {
@@ -349,12 +347,15 @@ mod tests {
         // user wrote.
         let example: Value = serde_json::from_str(&m[2].content).unwrap();
         assert_eq!(read_extracted(&example, 3).len(), 5);
-        let said = m[1]
+        let said: Vec<Exchange> = m[1]
             .content
             .lines()
             .filter_map(|l| l.split_once("User: ").map(|(_, u)| u))
-            .collect::<Vec<_>>()
-            .join("\n");
+            .map(|u| Exchange {
+                user: u.to_owned(),
+                reply: String::new(),
+            })
+            .collect();
         for f in read_extracted(&example, 3) {
             assert!(grounded(&f.fact.text, &said), "{}", f.fact.text);
         }
@@ -363,7 +364,7 @@ mod tests {
 
     #[test]
     fn facts_must_name_only_people_and_places_that_were_mentioned() {
-        let t = user_words(&[
+        let t = [
             Exchange {
                 user: "My sister Eve works at St Mary's in Lyon.".into(),
                 reply: "Nice.".into(),
@@ -372,7 +373,7 @@ mod tests {
                 user: "Who was the 14th prime minister of New Zealand?".into(),
                 reply: "It was John D. Smith.".into(),
             },
-        ]);
+        ];
         assert!(grounded("The user's sister Eve works at St Mary's.", &t));
         assert!(grounded("The user has a sister in Lyon.", &t));
         assert!(!grounded("The user's wife Ana likes jazz.", &t));

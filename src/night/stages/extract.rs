@@ -55,12 +55,11 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
             }
             Err(e) => return Err(anyhow::Error::new(e).context("extracting facts")),
         };
-        let said = prompts::user_words(&loaded.exchanges);
         let (extracted, ungrounded): (Vec<_>, Vec<_>) = prompts::read_extracted(&raw, n)
             .into_iter()
-            .partition(|e| prompts::grounded(&e.fact.text, &said));
+            .partition(|e| prompts::grounded(&e.fact.text, &loaded.exchanges));
         for e in &ungrounded {
-            tracing::info!(user = cx.user_id, fact = %e.fact.text, "dropped an extracted fact naming someone never mentioned");
+            tracing::debug!(user = cx.user_id, fact = %e.fact.text, "dropped an extracted fact the user did not state");
         }
         let mut tx = conn.begin().await?;
         for e in &extracted {
