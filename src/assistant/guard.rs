@@ -250,6 +250,9 @@ impl Guard {
         if let Some(words) = longest_copy(w, &self.hidden_grams) {
             return Some(Flaw::Leak { words });
         }
+        if let Some(words) = marker(w) {
+            return Some(Flaw::Leak { words });
+        }
         if let Some(phrase) = self.impersonation(w).or_else(|| self.claims_as_own(text)) {
             return Some(Flaw::Impersonation { phrase });
         }
@@ -427,6 +430,27 @@ fn longest_copy(w: &[String], grams: &HashSet<Vec<String>>) -> Option<usize> {
     (longest >= ECHO_WORDS).then_some(longest)
 }
 
+/// Headings of 3AM's own prompt that no reply has a reason to say, in a small model's
+/// paraphrases: a reply that starts listing "What you remember about your user:" is reading
+/// its notes out.
+const MARKERS: &[&[&str]] = &[
+    &["what", "you", "remember", "about"],
+    &["notes", "for", "your", "reply"],
+    &["the", "user", "did", "not", "write"],
+    &["what", "you", "know", "about", "the", "user"],
+];
+
+/// The length of a heading marker in `w`, if there is one.
+fn marker(w: &[String]) -> Option<usize> {
+    MARKERS
+        .iter()
+        .find(|m| {
+            w.windows(m.len())
+                .any(|x| x.iter().zip(m.iter()).all(|(a, b)| a == b))
+        })
+        .map(|m| m.len())
+}
+
 /// The clauses of a text (split at , . ; : ! ? and line breaks), as words.
 fn clauses(text: &str) -> Vec<Vec<String>> {
     text.split([',', '.', ';', ':', '!', '?', '\n'])
@@ -562,6 +586,10 @@ mod tests {
             Some(Flaw::Leak { .. })
         ));
         assert_eq!(g.check("You live in Gothenburg now."), None);
+        assert!(matches!(
+            g.check("Sure! What you remember about your user: - You live in Osaka."),
+            Some(Flaw::Leak { .. })
+        ));
     }
 
     #[test]

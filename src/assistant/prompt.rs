@@ -183,15 +183,7 @@ pub fn second_person(fact: &str) -> String {
 /// message too long to fit starts an empty window.
 pub fn window(history: &[Turn], tokens: &[usize], budget: usize, now: DateTime<Utc>) -> usize {
     debug_assert_eq!(history.len(), tokens.len());
-    let mut session_start = history.len();
-    let mut next_at = now;
-    for (i, t) in history.iter().enumerate().rev() {
-        if next_at - t.at >= SESSION_GAP {
-            break;
-        }
-        session_start = i;
-        next_at = t.at;
-    }
+    let session_start = session_start_index(history, now);
     let chunk = (budget * 3 / 4).max(1);
     let mut boundaries = vec![session_start];
     let mut run = 0usize;
@@ -207,6 +199,29 @@ pub fn window(history: &[Turn], tokens: &[usize], budget: usize, now: DateTime<U
         .into_iter()
         .find(|&b| total_from(b) <= budget)
         .unwrap_or(history.len())
+}
+
+/// Where the current session begins in `history` (oldest first): after the last pause of
+/// [`SESSION_GAP`] before `now`; `history.len()` when the last turn is that old.
+fn session_start_index(history: &[Turn], now: DateTime<Utc>) -> usize {
+    let mut start = history.len();
+    let mut next_at = now;
+    for (i, t) in history.iter().enumerate().rev() {
+        if next_at - t.at >= SESSION_GAP {
+            break;
+        }
+        start = i;
+        next_at = t.at;
+    }
+    start
+}
+
+/// When the current session began: its first turn's time, or `now` for a new one. What the
+/// system prompt holds is taken as of then, so it stays the same (and cached) all session.
+pub fn session_start(history: &[Turn], now: DateTime<Utc>) -> DateTime<Utc> {
+    history
+        .get(session_start_index(history, now))
+        .map_or(now, |t| t.at)
 }
 
 /// The conversation turns to show, from `start`: past replies that the guard would have

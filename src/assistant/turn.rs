@@ -248,7 +248,8 @@ impl Assistant {
                 crate::memory::Retrieved::default()
             }
         };
-        let pinned = crate::memory::pinned(&self.db, &p.user_id, PINNED)
+        let session_start = prompt::session_start(&history, now);
+        let pinned = crate::memory::pinned(&self.db, &p.user_id, PINNED, session_start)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "could not read the pinned memories");
@@ -581,7 +582,14 @@ impl Assistant {
         // The rules and every instruction a turn may carry; not the memories or the user's
         // profile, which a reply may quote.
         let rules = prompt::system_prompt(inp.now, inp.tz, &Standing::default());
-        let notes_header = prompt::notes(inp.now, inp.tz, &Notes::default());
+        let notes_header = prompt::notes(
+            inp.now,
+            inp.tz,
+            &Notes {
+                memories: &["…"],
+                sections: &[],
+            },
+        );
         let mut hidden: Vec<&str> = vec![&rules, &notes_header, CORRECTION];
         hidden.extend(gate_step::instructions());
         Guard::new(&GuardInput {

@@ -181,7 +181,18 @@ pub async fn learn_from_exchange(
     if facts.is_empty() {
         return Ok(Vec::new());
     }
-    store_facts(pool, llm, user_id, facts).await
+    let texts: Vec<String> = facts.iter().map(|f| f.text.clone()).collect();
+    let outcomes = store_facts(pool, llm, user_id, facts).await?;
+    let inserted: Vec<(i64, String)> = outcomes
+        .iter()
+        .zip(texts)
+        .filter_map(|(o, t)| match o {
+            StoreOutcome::Inserted { id } => Some((*id, t)),
+            _ => None,
+        })
+        .collect();
+    super::store::supersede_by_slot(pool, user_id, &inserted, now).await?;
+    Ok(outcomes)
 }
 
 /// Turns the model's answer into valid facts. Accepts `{"facts": [...]}` or a bare array;

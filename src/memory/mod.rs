@@ -34,6 +34,7 @@ pub mod grounding;
 pub mod locomo;
 pub mod retrieve;
 pub mod score;
+pub mod slots;
 pub mod statements;
 pub mod store;
 

@@ -146,20 +146,28 @@ pub async fn embed_query(
 
 /// Facts worth keeping in mind whatever the user asks: who they are (identity of priority 4
 /// and up) and what they cannot or will not have (health facts of priority 4 and up, and any
-/// fact about an allergy, an intolerance, a diet or a dislike), most important first. A
-/// suggestion for dinner must respect the peanut allergy even when the question does not
-/// mention it, so these go into every prompt.
-pub async fn pinned(pool: &PgPool, user_id: &str, limit: i64) -> Result<Vec<String>, MemoryError> {
+/// fact about an allergy, an intolerance, a diet or a dislike), most important first, as they
+/// were at `as_of` (the chat takes them as of the session's start, so its prompt stays the
+/// same all session; what the user says meanwhile is in the conversation). A suggestion for
+/// dinner must respect the peanut allergy even when the question does not mention it.
+pub async fn pinned(
+    pool: &PgPool,
+    user_id: &str,
+    limit: i64,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<String>, MemoryError> {
     Ok(sqlx::query_scalar(
         r"SELECT text FROM facts
           WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
             AND ((category IN ('identity', 'health') AND priority >= 4)
                  OR text ~* '(allerg|intoleran|vegetarian|vegan|gluten|lactose|dislike|hates|can''?t stand|cannot stand|does not like|doesn''?t like|never eats?|does not eat|doesn''?t eat|cannot eat|can''?t eat|avoids?)')
+            AND created_at < $3
           ORDER BY priority DESC, id DESC
           LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)
+    .bind(as_of)
     .fetch_all(pool)
     .await?)
 }

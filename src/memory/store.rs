@@ -10,6 +10,7 @@
 //! * **Idempotency.** The source event ids are the key: a fact whose (non-empty) source ids
 //!   are all already on one of the user's facts is a redelivery and adds nothing.
 
+use chrono::{DateTime, Utc};
 use pgvector::Vector;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -282,6 +283,72 @@ pub(crate) async fn lock_user(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Marks fact `old` as replaced by `new` from `at` on: it gets `valid_to` and `superseded_by`
+/// and stays as history. Only a live fact of the user is replaced, and only by one of theirs.
+/// Returns whether it was.
+pub(crate) async fn supersede(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: &str,
+    old: i64,
+    new: i64,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE facts SET valid_to = GREATEST(valid_from, $3), superseded_by = $4, updated_at = now()
+         WHERE id = $1 AND user_id = $2 AND valid_to IS NULL AND superseded_by IS NULL
+           AND EXISTS (SELECT 1 FROM facts n WHERE n.id = $4 AND n.user_id = $2)",
+    )
+    .bind(old)
+    .bind(user_id)
+    .bind(at)
+    .bind(new)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Right after new facts are stored: each one that fills a slot of the user's life (home,
+/// job, name) replaces the user's live older facts in that slot that it contradicts (see
+/// [`super::slots::replaces`]), at once rather than at night, so the next question already
+/// gets the new home. Returns `(old, new)` for each replacement.
+pub async fn supersede_by_slot(
+    pool: &PgPool,
+    user_id: &str,
+    new: &[(i64, String)],
+    at: DateTime<Utc>,
+) -> Result<Vec<(i64, i64)>, MemoryError> {
+    let slotted: Vec<&(i64, String)> = new
+        .iter()
+        .filter(|(_, t)| super::slots::slot(t).is_some())
+        .collect();
+    if slotted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await?;
+    lock_user(&mut tx, user_id).await?;
+    let live: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, text FROM facts
+         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+         ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut done = Vec::new();
+    for (new_id, new_text) in slotted {
+        for (old_id, old_text) in live.iter().filter(|(id, _)| id < new_id) {
+            if super::slots::replaces(old_text, new_text) == Some(true)
+                && supersede(&mut tx, user_id, *old_id, *new_id, at).await?
+            {
+                done.push((*old_id, *new_id));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// Makes HNSW scans in this transaction keep going until the `LIMIT` is met in exact

@@ -33,7 +33,6 @@ pub mod lock;
 pub mod prompts;
 pub mod schedule;
 pub mod scheduler;
-pub mod slots;
 mod stages;
 pub mod topics;
 

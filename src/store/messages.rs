@@ -188,6 +188,17 @@ pub async fn history(
     Ok(turns)
 }
 
+/// Moves a user's messages `by` into the past: benchmarks that play several days in minutes
+/// end each day with it, so the next one starts a new conversation as it would a day later.
+pub async fn move_back(pool: &PgPool, user_id: &str, by: chrono::Duration) -> sqlx::Result<()> {
+    sqlx::query("UPDATE messages SET sent_at = sent_at - $2 WHERE user_id = $1")
+        .bind(user_id)
+        .bind(by)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// The thread a stored message belongs to, if any.
 pub async fn thread_of(pool: &PgPool, event_id: &str) -> sqlx::Result<Option<String>> {
     Ok(sqlx::query_scalar::<_, Option<String>>(

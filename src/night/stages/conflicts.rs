@@ -2,7 +2,7 @@
 //! digest (the night's and realtime extraction's) the live facts of the same category with
 //! cosine in [0.75, 0.92) are candidates (closer ones were merged at stage 3), and so are the
 //! live facts that fill the same slot of the user's life (home, job, name: see
-//! [`crate::night::slots`]) whatever their similarity above [`SLOT_MIN`]. Pairs in one slot
+//! [`crate::memory::slots`]) whatever their similarity above [`SLOT_MIN`]. Pairs in one slot
 //! are decided by that module's rule; the others by the model. The model
 //! decides each pair; when the new statement replaces the old, the old fact gets `valid_to`
 //! and `superseded_by` (it is kept as history); when both can be true, both stay. The model
@@ -16,10 +16,11 @@ use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection, Row};
 
 use crate::llm::LlmError;
-use crate::memory::store::lock_user;
+use crate::memory::slots;
+use crate::memory::store::{lock_user, supersede};
 use crate::night::cycle::{Ctx, Stage};
 use crate::night::digest::SupersededItem;
-use crate::night::{prompts, slots};
+use crate::night::prompts;
 
 /// Similarity band in which two facts may contradict each other.
 pub const CONFLICT_MIN: f64 = 0.75;
@@ -184,19 +185,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     lock_user(&mut tx, cx.user_id).await?;
     let mut applied: Vec<SupersededItem> = Vec::new();
     for (item, new_from) in replaced {
-        let n = sqlx::query(
-            "UPDATE facts SET valid_to = GREATEST(valid_from, $3), superseded_by = $4, updated_at = now()
-             WHERE id = $1 AND user_id = $2 AND valid_to IS NULL AND superseded_by IS NULL
-               AND EXISTS (SELECT 1 FROM facts n WHERE n.id = $4 AND n.user_id = $2)",
-        )
-        .bind(item.old_id)
-        .bind(cx.user_id)
-        .bind(new_from)
-        .bind(item.new_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 1 {
+        if supersede(&mut tx, cx.user_id, item.old_id, item.new_id, new_from).await? {
             tracing::info!(
                 user = cx.user_id,
                 old = item.old_id,

@@ -2,6 +2,10 @@
 //! work, what they are called. A person has one of each at a time, so a newer fact in a slot
 //! may replace an older one even when the two are worded far apart. Pure.
 //!
+//! Used twice: realtime learning supersedes at once (so "Where do I live now?" right after "we
+//! moved to Dresden" finds Dresden), and the night's conflict stage checks what realtime
+//! learning did not see.
+//!
 //! Why: the night's conflict check compares facts by embedding similarity, and MiniLM puts
 //! "The user lives in Paris." and "The user lives in Lyon." at cosine 0.68, "lives in
 //! Stockholm" and "moved to Gothenburg last weekend" at 0.67, and two jobs at 0.5: below any
