@@ -111,8 +111,8 @@ pub fn notes(now: DateTime<Utc>, tz: Tz, n: &Notes<'_>) -> String {
     if !n.memories.is_empty() {
         out.push_str("\nWhat you remember about the user:");
         // The best match last, next to the message: a small model leans on what it read
-        // last (measured on the recall questions of the conversation benchmark: 12 of 12
-        // answered this way, 11 of 12 best-first).
+        // last (twelve recall questions of the benchmark's people, asked with their
+        // memories alone: 33 of 36 answered this way, 32 best-first).
         for m in n.memories.iter().rev() {
             out.push_str("\n- ");
             out.push_str(&second_person(m));

@@ -893,9 +893,10 @@ fn answer_request(
     let seed = h.finish() % 1_000_000_007 + u64::from(regeneration) * 7919;
     let mut req = ChatRequest::new(messages);
     req.max_tokens = Some(if asking { ASK_TOKENS } else { REPLY_TOKENS });
-    // Near-greedy first: a small model answers from memory best that way; a regeneration
-    // needs something else than what was ruled out.
-    req.temperature = Some(if regeneration == 0 { 0.1 } else { 0.8 });
+    // A little randomness first (near-greedy copied the conversation more often: 30 of 100
+    // replies regenerated against 18, recall 71% against 84%); a regeneration needs
+    // something else than what was ruled out.
+    req.temperature = Some(if regeneration == 0 { 0.3 } else { 0.8 });
     req.top_logprobs = gate::DRAFT_TOP_LOGPROBS;
     req.seed = Some(seed);
     req.sampling = Sampling {
