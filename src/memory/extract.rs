@@ -183,15 +183,14 @@ pub async fn learn_from_exchange(
     }
     let texts: Vec<String> = facts.iter().map(|f| f.text.clone()).collect();
     let outcomes = store_facts(pool, llm, user_id, facts).await?;
-    let inserted: Vec<(i64, String)> = outcomes
+    // A fact merged into one already stored counts with the words it came in ("The user lives
+    // in Dresden." folded into "The user is last week in Dresden." still moves the user).
+    let stored: Vec<(i64, String)> = outcomes
         .iter()
         .zip(texts)
-        .filter_map(|(o, t)| match o {
-            StoreOutcome::Inserted { id } => Some((*id, t)),
-            _ => None,
-        })
+        .filter_map(|(o, t)| o.fact_id().map(|id| (id, t)))
         .collect();
-    super::store::supersede_by_slot(pool, user_id, &inserted, now).await?;
+    super::store::supersede_by_slot(pool, user_id, &stored, now).await?;
     Ok(outcomes)
 }
 

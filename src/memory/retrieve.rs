@@ -184,7 +184,15 @@ pub async fn retrieve_with_vector(
     let mut tx = pool.begin().await?;
     let ranked = rank(&mut tx, user_id, query, vector, opts.candidates(), opts.now).await?;
     let profile: Option<String> =
-        sqlx::query_scalar("SELECT text FROM user_profile WHERE user_id = $1")
+        // A profile written from facts that have since been replaced (a move, a new job)
+        // would contradict what memory says now: it waits for the night to rewrite it.
+        sqlx::query_scalar(
+            "SELECT p.text FROM user_profile p
+             WHERE p.user_id = $1
+               AND NOT EXISTS (SELECT 1 FROM facts f
+                               WHERE f.id = ANY(p.source_fact_ids) AND f.user_id = p.user_id
+                                 AND (f.valid_to IS NOT NULL OR f.superseded_by IS NOT NULL))",
+        )
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?

@@ -213,6 +213,8 @@ const GENERIC: &[&str] = &[
     "primarily",
     "favourite",
     "favorite",
+    "consume",
+    "consumes",
 ];
 
 /// Whether `fact` says only what the user said (see the module docs). `said` is everything
