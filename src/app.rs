@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::assistant::{Assistant, Outbox, Timing};
+use crate::assistant::{Assistant, Timing};
+use crate::chat::Outbox;
 use crate::config::Config;
 use crate::llm::LlmClient;
 use crate::matrix::bot::{self, MatrixOutbox};

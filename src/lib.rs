@@ -8,6 +8,7 @@ pub mod app;
 pub mod assistant;
 pub mod behaviour;
 pub mod bench;
+pub mod chat;
 pub mod cluster;
 pub mod confidence;
 pub mod config;

@@ -174,7 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = Config::load(&cli.config)?;
             cfg.validate_database()?;
             let llm = threeam::llm::LlmClient::new(&cfg.llm)?;
-            threeam::memory::bench_retrieval(&cfg.database.url, &llm, &sizes).await?;
+            threeam::bench::retrieval::bench_retrieval(&cfg.database.url, &llm, &sizes).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
@@ -185,7 +185,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut llm_cfg = cfg.llm.clone();
             llm_cfg.embedding_batch = llm_cfg.embedding_batch.max(64);
             let llm = threeam::llm::LlmClient::new(&llm_cfg)?;
-            threeam::memory::bench_locomo(&cfg.database.url, &llm, &data, &k, extract).await?;
+            threeam::bench::locomo::bench_locomo(&cfg.database.url, &llm, &data, &k, extract)
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
@@ -239,7 +240,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cfg.validate_database()?;
             cfg.validate_llm()?;
             let llm = threeam::llm::LlmClient::new(&cfg.llm)?;
-            threeam::night::bench::run(&cfg.database.url, &llm, exchanges).await?;
+            threeam::bench::night::run(&cfg.database.url, &llm, exchanges).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -7,11 +7,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use threeam::behaviour::{
     ASK_THRESHOLD_BOUNDS, BehaviourProfile, ExperienceSample, HALLUCINATED, OFF_TOPIC,
-    SEARCH_THRESHOLD_BOUNDS, THRESHOLD_STEP, TOO_VERBOSE, UnsureAction, VERBOSITY_BOUNDS,
-    VERBOSITY_STEP, update,
+    SEARCH_THRESHOLD_BOUNDS, THRESHOLD_STEP, TOO_VERBOSE, VERBOSITY_BOUNDS, VERBOSITY_STEP, update,
 };
 use threeam::confidence::Confidence;
-use threeam::gate::{self, GateAction, GateInput, MemoryCoverage};
+use threeam::gate::{self, GateAction, GateInput, MemoryCoverage, UnsureAction};
 
 const REPLIES_PER_DAY: usize = 24;
 const QUESTION: &str = "What year did the Treaty of Westphalia end the Thirty Years' War?";
@@ -63,7 +62,7 @@ fn day(d: usize, profile: &BehaviourProfile, pattern: Pattern) -> Vec<Experience
                     clarified: false,
                     follows_conversation: false,
                 },
-                profile,
+                &profile.gate_policy(),
             );
             let created_at =
                 start() + Duration::days(d as i64) + Duration::minutes(480 + 30 * i as i64);
@@ -229,7 +228,7 @@ fn low_confidence_answers_get_thumbs_down_unless_searched() {
                 clarified: false,
                 follows_conversation: false,
             },
-            last,
+            &last.gate_policy(),
         )
         .action
     };

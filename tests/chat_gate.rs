@@ -13,8 +13,10 @@ use common::outbox::{RecordingOutbox, Shown};
 use common::stub_llm::{Reply, StubLlm};
 use fixtures_web::WebFixture;
 use serde_json::Value;
-use threeam::assistant::{Incoming, IncomingMessage};
-use threeam::behaviour::{BehaviourProfile, UnsureAction};
+use threeam::assistant::Incoming;
+use threeam::behaviour::BehaviourProfile;
+use threeam::chat::IncomingMessage;
+use threeam::gate::UnsureAction;
 
 const USER: &str = "@ada:localhost";
 const ROOM: &str = "!room:localhost";

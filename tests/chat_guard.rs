@@ -10,7 +10,8 @@ use common::core_rig::{self, Core};
 use common::outbox::Shown;
 use common::stub_llm::{Reply, StubLlm};
 use serde_json::Value;
-use threeam::assistant::{Incoming, IncomingMessage};
+use threeam::assistant::Incoming;
+use threeam::chat::IncomingMessage;
 
 const USER: &str = "@mara:localhost";
 const ROOM: &str = "!room:localhost";

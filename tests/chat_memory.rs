@@ -11,7 +11,8 @@ use common::db::TestDb;
 use common::outbox::{RecordingOutbox, Shown};
 use common::stub_llm::{Reply, StubLlm};
 use serde_json::json;
-use threeam::assistant::{Assistant, Incoming, IncomingMessage};
+use threeam::assistant::{Assistant, Incoming};
+use threeam::chat::IncomingMessage;
 
 const ADA: &str = "@ada:localhost";
 const ROOM: &str = "!ada:localhost";

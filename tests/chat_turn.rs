@@ -9,7 +9,8 @@ use common::core_rig::{self, Core};
 use common::db::TestDb;
 use common::outbox::Shown;
 use common::stub_llm::{Reply, StubLlm};
-use threeam::assistant::{Incoming, IncomingMessage};
+use threeam::assistant::Incoming;
+use threeam::chat::IncomingMessage;
 
 const USER: &str = "@ada:localhost";
 const ROOM: &str = "!room:localhost";
@@ -228,7 +229,7 @@ async fn a_very_long_reply_is_split_into_complete_parts() {
     assert!(msgs.len() >= 2, "{} parts", msgs.len());
     for (_, m) in &msgs {
         assert!(m.complete);
-        assert!(m.markdown.chars().count() <= threeam::matrix::format::MAX_PART_CHARS);
+        assert!(m.markdown.chars().count() <= threeam::chat::MAX_PART_CHARS);
     }
     let words: usize = msgs
         .iter()

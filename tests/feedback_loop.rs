@@ -11,8 +11,10 @@ use common::core_rig::{self, Core};
 use common::db::TestDb;
 use common::outbox::{RecordingOutbox, Shown};
 use common::stub_llm::{Reply, StubLlm};
-use threeam::assistant::{Assistant, Incoming, IncomingMessage};
-use threeam::behaviour::{SEARCH_THRESHOLD_BOUNDS, THRESHOLD_STEP, UnsureAction};
+use threeam::assistant::{Assistant, Incoming};
+use threeam::behaviour::{SEARCH_THRESHOLD_BOUNDS, THRESHOLD_STEP};
+use threeam::chat::IncomingMessage;
+use threeam::gate::UnsureAction;
 use threeam::store;
 
 const USER: &str = "@ada:localhost";

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use common::stub_llm::{Reply, StubLlm};
 use futures::StreamExt;
-use threeam::behaviour::{BehaviourProfile, UnsureAction};
+use threeam::behaviour::BehaviourProfile;
 use threeam::confidence::{self, Confidence};
 use threeam::config::LlmConfig;
+use threeam::gate::UnsureAction;
 use threeam::gate::{self, GateAction, GateDecision, GateInput, Hedge, MemoryCoverage};
 use threeam::llm::{Backoff, ChatMessage, ChatRequest, LlmClient, StreamEvent};
 
@@ -66,7 +67,7 @@ async fn gate_turn(
         }
     }
     input.draft = confidence::from_logprobs(&draft[..draft.len().min(gate::DRAFT_TOKENS)]);
-    (gate::decide(&input, profile), input.draft)
+    (gate::decide(&input, &profile.gate_policy()), input.draft)
 }
 
 fn searching() -> BehaviourProfile {

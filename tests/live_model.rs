@@ -101,7 +101,8 @@ async fn real_embeddings_are_384_d_normalised_and_meaningful() {
 #[tokio::test]
 async fn real_turn_with_the_gate_records_its_decision_and_confidence() {
     use std::sync::Arc;
-    use threeam::assistant::{Assistant, Incoming, IncomingMessage, Timing};
+    use threeam::assistant::{Assistant, Incoming, Timing};
+    use threeam::chat::IncomingMessage;
 
     let db = common::db::TestDb::migrated().await;
     let mut cfg = threeam::config::Config::default();

@@ -13,9 +13,10 @@ mod fixtures;
 
 use common::stack_env;
 use common::stub_llm::StubLlm;
+use threeam::bench::locomo::bench_locomo;
+use threeam::bench::retrieval::bench_retrieval;
 use threeam::config::LlmConfig;
 use threeam::llm::LlmClient;
-use threeam::memory::{bench_locomo, bench_retrieval};
 
 /// A made-up conversation in LoCoMo's shape (nothing of the real data set).
 const TOY: &str = r#"[{

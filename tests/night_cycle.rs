@@ -514,7 +514,7 @@ async fn the_behaviour_stage_learns_from_the_weeks_feedback_and_the_digest_says_
     assert_eq!(profile.version, 1);
     assert_ne!(
         profile.unsure_action,
-        threeam::behaviour::UnsureAction::Hedge,
+        threeam::gate::UnsureAction::Hedge,
         "{profile:?}"
     );
     assert!(profile.reason.contains("unsure"), "{}", profile.reason);

@@ -48,7 +48,7 @@ async fn rig(start: DateTime<Utc>) -> Rig {
         db.pool.clone(),
         llm,
         cfg.schedule.clone(),
-        Some(out.clone() as Arc<dyn threeam::assistant::Outbox>),
+        Some(out.clone() as Arc<dyn threeam::chat::Outbox>),
         clock.clone(),
     );
     Rig {

@@ -1,8 +1,9 @@
 //! The memory commands: `!memory`, `!remember`, `!forget` (confirmed with ✅) and `!export`.
 //! The data work is in [`crate::memory`]; this file words the answers and runs approvals.
 
+use super::Assistant;
 use super::commands::ForgetTarget;
-use super::{Assistant, IncomingMessage};
+use crate::chat::IncomingMessage;
 use crate::memory::{self, Fact};
 use crate::store::approvals::{self, Approval};
 

@@ -13,26 +13,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use anyhow::Context;
 use sqlx::PgPool;
 
+use crate::chat::{IncomingMessage, OutMessage, Outbox};
 use crate::config::Config;
 use crate::llm::LlmClient;
 use crate::store;
-
-/// A message from a user, already decrypted and allow-listed by the chat layer.
-#[derive(Debug, Clone)]
-pub struct IncomingMessage {
-    pub event_id: String,
-    pub room_id: String,
-    pub sender: String,
-    pub body: String,
-    pub thread_root: Option<String>,
-    pub in_reply_to: Option<String>,
-    pub sent_at: DateTime<Utc>,
-    pub encrypted: bool,
-}
 
 #[derive(Debug, Clone)]
 pub enum Incoming {
@@ -70,42 +57,6 @@ pub enum Job {
         target_event_id: String,
         experience_id: i64,
     },
-}
-
-/// One message the assistant wants shown.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OutMessage {
-    pub markdown: String,
-    /// False while a streamed answer is still growing.
-    pub complete: bool,
-    pub thread_root: Option<String>,
-    pub reply_to: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct OutboxError(pub String);
-
-/// How the core talks back; implemented by the Matrix layer (and by recorders in tests).
-#[async_trait]
-pub trait Outbox: Send + Sync + 'static {
-    async fn send(&self, room_id: &str, msg: &OutMessage) -> Result<String, OutboxError>;
-    async fn edit(
-        &self,
-        room_id: &str,
-        event_id: &str,
-        msg: &OutMessage,
-    ) -> Result<(), OutboxError>;
-    async fn react(&self, room_id: &str, event_id: &str, key: &str) -> Result<String, OutboxError>;
-    /// A file in the room (encrypted like any attachment in an encrypted room).
-    async fn upload(
-        &self,
-        room_id: &str,
-        filename: &str,
-        mime: &str,
-        data: Vec<u8>,
-    ) -> Result<String, OutboxError>;
-    async fn typing(&self, room_id: &str, on: bool);
 }
 
 /// Tuning that tests shorten.
@@ -191,6 +142,15 @@ impl Assistant {
 
     pub fn db(&self) -> &PgPool {
         &self.db
+    }
+
+    /// The owner left the room and the chat layer left it too: nothing more is sent there
+    /// (digests look for another room).
+    pub async fn room_left(&self, room_id: &str) -> anyhow::Result<()> {
+        store::users::mark_room_left(&self.db, room_id)
+            .await
+            .context("marking the room left")?;
+        Ok(())
     }
 
     fn room_lock(&self, room_id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -523,10 +483,9 @@ impl Assistant {
         reply_to: Option<String>,
     ) -> anyhow::Result<String> {
         let mut first = None;
-        for (i, part) in
-            crate::matrix::format::split_reply(text, crate::matrix::format::MAX_PART_CHARS)
-                .into_iter()
-                .enumerate()
+        for (i, part) in crate::chat::split_reply(text, crate::chat::MAX_PART_CHARS)
+            .into_iter()
+            .enumerate()
         {
             let msg = OutMessage {
                 markdown: part.clone(),

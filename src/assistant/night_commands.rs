@@ -4,7 +4,8 @@
 
 use chrono_tz::Tz;
 
-use super::{Assistant, IncomingMessage};
+use super::Assistant;
+use crate::chat::IncomingMessage;
 use crate::night::{self, RunOutcome};
 
 impl Assistant {

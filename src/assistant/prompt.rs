@@ -29,18 +29,11 @@ use chrono_tz::Tz;
 
 use super::guard::{Guard, GuardInput};
 use crate::llm::{ChatMessage, Role};
+use crate::store::messages::Turn;
 
 /// A pause this long ends a conversation: the next message starts a new one, and memory
 /// carries what was said before.
 pub const SESSION_GAP: chrono::Duration = chrono::Duration::hours(3);
-
-/// A past message of the conversation, oldest first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Turn {
-    pub role: Role,
-    pub text: String,
-    pub at: DateTime<Utc>,
-}
 
 /// The parts of the system prompt, which change at most once a day.
 #[derive(Debug, Clone, Default)]

@@ -23,12 +23,13 @@ use std::time::Instant;
 use futures::StreamExt;
 
 use super::guard::{Flaw, Guard, GuardInput};
-use super::prompt::{self, Notes, Standing, Turn};
-use super::{Assistant, OutMessage, gate_step};
+use super::prompt::{self, Notes, Standing};
+use super::{Assistant, gate_step};
+use crate::chat::{MAX_PART_CHARS, OutMessage, split_reply};
 use crate::gate::{self, GateAction, GateDecision, GateInput};
 use crate::llm::{ChatMessage, ChatRequest, LlmError, Role, Sampling, StreamEvent, TokenLogprob};
-use crate::matrix::format::{MAX_PART_CHARS, split_reply};
 use crate::store;
+use crate::store::messages::Turn;
 
 /// Tokens kept free for the answer itself.
 const REPLY_TOKENS: u32 = 1024;
@@ -123,7 +124,7 @@ impl GateRun<'_> {
     /// The gate decides on the draft's logprobs.
     fn decide_on(&mut self, draft: &[TokenLogprob]) -> &GateDecision {
         self.input.draft = crate::confidence::from_logprobs(draft);
-        let d = gate::decide(&self.input, self.profile);
+        let d = gate::decide(&self.input, &self.profile.gate_policy());
         tracing::debug!(action = %d.action, reason = %d.reason, "gate on the draft");
         self.ms = Some(elapsed_ms(self.started));
         self.decision.insert(d)

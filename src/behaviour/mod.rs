@@ -20,7 +20,7 @@ pub use auroc::{MIN_AUROC_PER_CLASS, MIN_AUROC_RATINGS, auroc};
 pub use experience::ExperienceSample;
 pub use profile::{
     ASK_THRESHOLD_BOUNDS, BehaviourProfile, SEARCH_THRESHOLD_BOUNDS, THRESHOLD_GAP,
-    UnknownUnsureAction, UnsureAction, VERBOSITY_BOUNDS, prompt_sentences,
+    VERBOSITY_BOUNDS, prompt_sentences,
 };
 pub use stats::{ActionCounts, ConfidenceBucket, Stats, stats};
 pub use tags::{

@@ -1,10 +1,9 @@
 //! The behaviour profile: one versioned row of `behaviour_profile`, and the sentences it adds
 //! to the system prompt.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
+
+use crate::gate::{GatePolicy, UnsureAction};
 
 /// The search threshold never leaves this range: below 0.2 the gate would trust almost any
 /// draft; above 0.8 it would search for almost everything.
@@ -16,59 +15,6 @@ pub const ASK_THRESHOLD_BOUNDS: (f32, f32) = (0.1, 0.5);
 pub const THRESHOLD_GAP: f32 = 0.1;
 /// Verbosity's range: 0.1 is "a sentence or two", 0.9 "thorough, with examples".
 pub const VERBOSITY_BOUNDS: (f32, f32) = (0.1, 0.9);
-
-/// What to do when the draft is unsure (between the ask and the search threshold).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UnsureAction {
-    /// Answer as if sure.
-    Answer,
-    /// Answer, saying how sure it is.
-    Hedge,
-    /// Search the web first (when web access is enabled; otherwise hedge).
-    Search,
-}
-
-impl UnsureAction {
-    /// The value of the `behaviour_profile.unsure_action` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnsureAction::Answer => "answer",
-            UnsureAction::Hedge => "hedge",
-            UnsureAction::Search => "search",
-        }
-    }
-
-    /// One step more careful (answer → hedge → search); search stays search.
-    pub fn more_careful(self) -> Self {
-        match self {
-            UnsureAction::Answer => UnsureAction::Hedge,
-            _ => UnsureAction::Search,
-        }
-    }
-}
-
-impl fmt::Display for UnsureAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The text was not one of `answer`, `hedge`, `search`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown unsure action {0:?} (expected answer, hedge or search)")]
-pub struct UnknownUnsureAction(pub String);
-
-impl FromStr for UnsureAction {
-    type Err = UnknownUnsureAction;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "answer" => Ok(UnsureAction::Answer),
-            "hedge" => Ok(UnsureAction::Hedge),
-            "search" => Ok(UnsureAction::Search),
-            other => Err(UnknownUnsureAction(other.to_owned())),
-        }
-    }
-}
 
 /// One version of a user's behaviour profile (a `behaviour_profile` row).
 #[derive(Debug, Clone, PartialEq)]
@@ -92,12 +38,13 @@ pub struct BehaviourProfile {
 impl Default for BehaviourProfile {
     /// The schema's defaults.
     fn default() -> Self {
+        let gate = GatePolicy::default();
         BehaviourProfile {
             version: 0,
             verbosity: 0.5,
-            unsure_action: UnsureAction::Hedge,
-            search_threshold: 0.45,
-            ask_threshold: 0.25,
+            unsure_action: gate.unsure_action,
+            search_threshold: gate.search_threshold,
+            ask_threshold: gate.ask_threshold,
             reason: "initial profile".into(),
             updated_at: None,
         }
@@ -105,20 +52,18 @@ impl Default for BehaviourProfile {
 }
 
 impl BehaviourProfile {
-    /// `(search, ask)` thresholds as the gate uses them: in [0, 1], NaN replaced by the
-    /// default, and the ask threshold never above the search threshold.
+    /// What the gate needs of this profile.
+    pub fn gate_policy(&self) -> GatePolicy {
+        GatePolicy {
+            search_threshold: self.search_threshold,
+            ask_threshold: self.ask_threshold,
+            unsure_action: self.unsure_action,
+        }
+    }
+
+    /// `(search, ask)` thresholds as the gate uses them (see [`GatePolicy::thresholds`]).
     pub fn thresholds(&self) -> (f32, f32) {
-        let d = BehaviourProfile::default();
-        let clean = |x: f32, default: f32| {
-            if x.is_nan() {
-                default
-            } else {
-                x.clamp(0.0, 1.0)
-            }
-        };
-        let search = clean(self.search_threshold, d.search_threshold);
-        let ask = clean(self.ask_threshold, d.ask_threshold).min(search);
-        (search, ask)
+        self.gate_policy().thresholds()
     }
 
     /// A one-line summary for `!stats` and logs.

@@ -58,11 +58,11 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::profile::{
-    ASK_THRESHOLD_BOUNDS, SEARCH_THRESHOLD_BOUNDS, THRESHOLD_GAP, UnsureAction, VERBOSITY_BOUNDS,
+    ASK_THRESHOLD_BOUNDS, SEARCH_THRESHOLD_BOUNDS, THRESHOLD_GAP, VERBOSITY_BOUNDS,
 };
 use super::tags::{HALLUCINATED, OFF_TOPIC, TOO_VERBOSE, WRONG};
 use super::{BehaviourProfile, ExperienceSample};
-use crate::gate::GateAction;
+use crate::gate::{GateAction, UnsureAction};
 
 /// Only the last two weeks count: older behaviour says little about today's.
 pub const WINDOW_DAYS: i64 = 14;

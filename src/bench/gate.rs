@@ -135,7 +135,7 @@ pub async fn run(cfg: &Config, rounds: usize) -> anyhow::Result<()> {
                     // The same generation with the gate: it decides on the draft.
                     input.draft = crate::confidence::from_logprobs(&alone.logprobs);
                     draft_ms.push(alone.to_draft_ms);
-                    gate::decide(&input, &profile)
+                    gate::decide(&input, &profile.gate_policy())
                 }
             };
             actions[match decision.action {

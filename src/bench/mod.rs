@@ -3,7 +3,10 @@
 
 pub mod conversation;
 pub mod gate;
+pub mod locomo;
+pub mod night;
 pub mod recorder;
+pub mod retrieval;
 pub(crate) mod tempdb;
 pub mod turn;
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use crate::assistant::{OutMessage, Outbox, OutboxError};
+use crate::chat::{OutMessage, Outbox, OutboxError};
 
 /// One message as the user would see it: its latest text, and when it first appeared.
 #[derive(Debug, Clone)]

@@ -14,9 +14,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::assistant::{
-    Assistant, Incoming, IncomingMessage, OutMessage, Outbox, OutboxError, Timing,
-};
+use crate::assistant::{Assistant, Incoming, Timing};
+use crate::chat::{IncomingMessage, OutMessage, Outbox, OutboxError};
 use crate::config::Config;
 use crate::llm::LlmClient;
 

@@ -1,9 +1,9 @@
 //! The gate's decision: cheap rules first, then the draft's knowledge score against the
-//! behaviour profile's thresholds. The maths is in the [module docs](super).
+//! behaviour profile's thresholds ([`GatePolicy`]). The maths is in the [module docs](super).
 
 use super::rules::{self, TextRule};
 use super::{GateAction, GateDecision, GateInput, Hedge, knowledge};
-use crate::behaviour::{BehaviourProfile, UnsureAction};
+use super::{GatePolicy, UnsureAction};
 
 /// The cheap rules alone: `Some` when the text decides without a draft (saving a model call),
 /// `None` when the caller should generate a draft and call [`decide`].
@@ -55,7 +55,7 @@ pub fn precheck(input: &GateInput<'_>) -> Option<GateDecision> {
 
 /// The gate's decision for a message: [`precheck`]'s rules, then the draft-based decision
 /// described in the [module docs](super).
-pub fn decide(input: &GateInput<'_>, profile: &BehaviourProfile) -> GateDecision {
+pub fn decide(input: &GateInput<'_>, policy: &GatePolicy) -> GateDecision {
     if let Some(decision) = precheck(input) {
         return decision;
     }
@@ -68,7 +68,7 @@ pub fn decide(input: &GateInput<'_>, profile: &BehaviourProfile) -> GateDecision
             knowledge: None,
         };
     };
-    let (t_search, t_ask) = profile.thresholds();
+    let (t_search, t_ask) = policy.thresholds();
     let k = knowledge(draft.score, &input.memory);
     let measured = format!(
         "draft confidence {:.2}, memory {:.2} → knowledge {k:.2}",
@@ -97,7 +97,7 @@ pub fn decide(input: &GateInput<'_>, profile: &BehaviourProfile) -> GateDecision
         );
     }
     let below = format!("< search threshold {t_search:.2}");
-    match profile.unsure_action {
+    match policy.unsure_action {
         UnsureAction::Answer => decision(
             GateAction::Answer,
             None,
@@ -162,10 +162,10 @@ mod tests {
         }
     }
 
-    fn profile(unsure: UnsureAction) -> BehaviourProfile {
-        BehaviourProfile {
+    fn profile(unsure: UnsureAction) -> GatePolicy {
+        GatePolicy {
             unsure_action: unsure,
-            ..BehaviourProfile::default()
+            ..GatePolicy::default()
         }
     }
 
@@ -199,7 +199,7 @@ mod tests {
     fn explicit_search_without_web_hedges() {
         let mut i = input("what's the weather in Oslo?", Some(0.9));
         i.web_enabled = false;
-        let d = decide(&i, &BehaviourProfile::default());
+        let d = decide(&i, &GatePolicy::default());
         assert_eq!(d.action, GateAction::Answer);
         assert_eq!(d.hedge, Some(Hedge::WebUnavailable));
     }
@@ -286,12 +286,11 @@ mod tests {
         ]
     }
 
-    fn any_profile() -> impl Strategy<Value = BehaviourProfile> {
-        (0.0f32..1.0, 0.0f32..1.0, any_unsure()).prop_map(|(a, b, unsure)| BehaviourProfile {
+    fn any_profile() -> impl Strategy<Value = GatePolicy> {
+        (0.0f32..1.0, 0.0f32..1.0, any_unsure()).prop_map(|(a, b, unsure)| GatePolicy {
             search_threshold: a.max(b),
             ask_threshold: a.min(b),
             unsure_action: unsure,
-            ..BehaviourProfile::default()
         })
     }
 
@@ -368,11 +367,10 @@ mod tests {
             t1 in 0.0f32..1.0, t2 in 0.0f32..1.0,
             unsure in any_unsure(),
         ) {
-            let mk = |t: f32| BehaviourProfile {
+            let mk = |t: f32| GatePolicy {
                 search_threshold: t,
                 ask_threshold: 0.0,
                 unsure_action: unsure,
-                ..BehaviourProfile::default()
             };
             let i = input(&msg, Some(c));
             let lo = decide(&i, &mk(t1.min(t2)));

@@ -60,10 +60,12 @@
 
 mod decide;
 mod instruction;
+mod policy;
 pub mod rules;
 
 pub use decide::{decide, precheck};
 pub use instruction::{DRAFT_TOKENS, DRAFT_TOP_LOGPROBS, instruction};
+pub use policy::{GatePolicy, UnknownUnsureAction, UnsureAction};
 
 use std::fmt;
 use std::str::FromStr;

@@ -33,9 +33,8 @@ use tokio_util::task::TaskTracker;
 use super::allow::AllowList;
 use super::format;
 use super::probe::SESSION_FILE;
-use crate::assistant::{
-    Assistant, Incoming, IncomingMessage, Job, OutMessage, Outbox, OutboxError,
-};
+use crate::assistant::{Assistant, Incoming, Job};
+use crate::chat::{IncomingMessage, OutMessage, Outbox, OutboxError};
 use crate::config::MatrixConfig;
 
 /// Builds the client on the configured store and logs in, or restores the saved session.
@@ -329,11 +328,9 @@ fn register_handlers(
                     if let Err(e) = room.leave().await {
                         tracing::warn!(error = %e, "could not leave an empty room");
                     }
-                    let _ = crate::store::users::mark_room_left(
-                        workers.assistant.db(),
-                        room.room_id().as_str(),
-                    )
-                    .await;
+                    if let Err(e) = workers.assistant.room_left(room.room_id().as_str()).await {
+                        tracing::warn!(error = %e, "could not record leaving the room");
+                    }
                 }
             }
         });

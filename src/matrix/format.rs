@@ -1,10 +1,7 @@
-//! How a reply looks in a Matrix client: markdown rendered to sanitised HTML, and long replies
-//! split into messages a client can carry. Pure.
+//! How a reply looks in a Matrix client: markdown rendered to sanitised HTML, and the event
+//! content of a message and of its edits. Pure.
 
 use std::collections::HashSet;
-
-/// Matrix events are capped at 64 KiB; text and its HTML both travel, so parts stay well below.
-pub const MAX_PART_CHARS: usize = 12_000;
 
 /// Markdown to HTML limited to the tags the Matrix spec recommends clients render.
 pub fn markdown_to_html(markdown: &str) -> String {
@@ -81,80 +78,9 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Splits a long reply into parts of at most `max` characters, at the best boundary available
-/// (paragraph, line, sentence, word); a code block cut in two is closed and reopened so each
-/// part renders on its own.
-pub fn split_reply(text: &str, max: usize) -> Vec<String> {
-    assert!(max >= 64, "parts must have room for a fence");
-    let mut parts = Vec::new();
-    let mut rest = text.trim_end().to_owned();
-    let mut reopen: Option<String> = None;
-    while rest.chars().count() + reopen.as_ref().map_or(0, |f| f.chars().count() + 1) > max {
-        let budget = max - reopen.as_ref().map_or(0, |f| f.chars().count() + 1) - 4;
-        let cut = best_cut(&rest, budget);
-        let (head, tail) = rest.split_at(cut);
-        let mut part = match &reopen {
-            Some(fence) => format!("{fence}\n{head}"),
-            None => head.to_owned(),
-        };
-        let open = open_fence(&part);
-        if open.is_some() {
-            part.push_str("\n```");
-        }
-        parts.push(part.trim_end().to_owned());
-        reopen = open;
-        rest = tail.trim_start_matches([' ']).to_owned();
-        if reopen.is_none() {
-            rest = rest.trim_start().to_owned();
-        }
-    }
-    let last = match &reopen {
-        Some(fence) => format!("{fence}\n{rest}"),
-        None => rest,
-    };
-    if !last.trim().is_empty() {
-        parts.push(last);
-    }
-    parts
-}
-
-/// Byte index to cut at, no further than `budget` characters in.
-fn best_cut(text: &str, budget: usize) -> usize {
-    let limit = text
-        .char_indices()
-        .nth(budget)
-        .map_or(text.len(), |(i, _)| i);
-    let window = &text[..limit];
-    let floor = limit / 2;
-    for sep in ["\n\n", "\n", ". ", "! ", "? ", " "] {
-        if let Some(i) = window.rfind(sep)
-            && i >= floor
-        {
-            return i + sep.len();
-        }
-    }
-    limit
-}
-
-/// The opening fence line (e.g. "```rust") if `text` ends inside a code block.
-fn open_fence(text: &str) -> Option<String> {
-    let mut open: Option<String> = None;
-    for line in text.lines() {
-        let t = line.trim_start();
-        if t.starts_with("```") {
-            open = match open {
-                Some(_) => None,
-                None => Some(t.chars().take(32).collect()),
-            };
-        }
-    }
-    open
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     #[test]
     fn renders_markdown_and_strips_scripts() {
@@ -168,44 +94,6 @@ mod tests {
         assert!(!needs_html("Just a plain sentence."));
         assert!(needs_html("A *little* emphasis."));
     }
-
-    #[test]
-    fn short_text_is_one_part() {
-        assert_eq!(split_reply("hello", 100), vec!["hello"]);
-    }
-
-    #[test]
-    fn splits_at_paragraphs_and_keeps_code_blocks_whole() {
-        let para = "word ".repeat(30);
-        let text = format!(
-            "{para}\n\n{para}\n\n```rust\n{}\n```\nafter",
-            "let x = 1;\n".repeat(20)
-        );
-        let parts = split_reply(&text, 200);
-        assert!(parts.len() > 2);
-        for p in &parts {
-            assert!(p.chars().count() <= 200, "{} chars", p.chars().count());
-            assert_eq!(p.matches("```").count() % 2, 0, "unbalanced fence in {p:?}");
-        }
-        let joined: String = parts.join(" ");
-        assert_eq!(joined.matches("let x = 1;").count(), 20);
-        assert!(joined.ends_with("after"));
-    }
-
-    proptest! {
-        #[test]
-        fn parts_fit_and_lose_no_words(words in proptest::collection::vec("[a-zé]{1,12}|\n|\n```\n", 0..400), max in 64usize..300) {
-            let text = words.join(" ");
-            let parts = split_reply(&text, max);
-            for p in &parts {
-                prop_assert!(p.chars().count() <= max);
-            }
-            let orig: Vec<&str> = text.split_whitespace().filter(|w| *w != "```" ).collect();
-            let joined = parts.join(" ");
-            let got: Vec<&str> = joined.split_whitespace().filter(|w| *w != "```").collect();
-            prop_assert_eq!(orig, got);
-        }
-    }
 }
 
 /// The custom content key that tells clients (and our tests) whether a message is still
@@ -213,7 +101,7 @@ mod tests {
 pub const STATUS_KEY: &str = "io.threeam.status";
 
 /// The `m.room.message` content for a message of the assistant.
-pub fn message_content(msg: &crate::assistant::OutMessage) -> serde_json::Value {
+pub fn message_content(msg: &crate::chat::OutMessage) -> serde_json::Value {
     let mut content = base_content(msg);
     if let Some(root) = &msg.thread_root {
         let latest = msg.reply_to.as_deref().unwrap_or(root);
@@ -230,7 +118,7 @@ pub fn message_content(msg: &crate::assistant::OutMessage) -> serde_json::Value 
 }
 
 /// The content of an edit (`m.replace`) of `original` to show `msg`.
-pub fn edit_content(original: &str, msg: &crate::assistant::OutMessage) -> serde_json::Value {
+pub fn edit_content(original: &str, msg: &crate::chat::OutMessage) -> serde_json::Value {
     let new_content = base_content(msg);
     let mut content = new_content.clone();
     content["body"] = serde_json::Value::String(format!("* {}", msg.markdown));
@@ -242,7 +130,7 @@ pub fn edit_content(original: &str, msg: &crate::assistant::OutMessage) -> serde
     content
 }
 
-fn base_content(msg: &crate::assistant::OutMessage) -> serde_json::Value {
+fn base_content(msg: &crate::chat::OutMessage) -> serde_json::Value {
     let mut content = serde_json::json!({
         "msgtype": "m.text",
         "body": msg.markdown,
@@ -258,7 +146,7 @@ fn base_content(msg: &crate::assistant::OutMessage) -> serde_json::Value {
 #[cfg(test)]
 mod content_tests {
     use super::*;
-    use crate::assistant::OutMessage;
+    use crate::chat::OutMessage;
 
     #[test]
     fn thread_reply_and_edit_shapes() {

@@ -22,23 +22,19 @@
 //!
 //! Files: [`fact`] (types, pure), [`store`] (insert and merge), [`extract`] (the model call),
 //! [`score`] (fusion, boosts, packing; pure), [`retrieve`], [`control`] (the commands'
-//! data layer), [`bench`] (latency) and [`locomo`] (evidence recall on LoCoMo), which run
-//! in a throwaway database ([`crate::bench::TempDatabase`]).
+//! data layer). Its benchmarks (latency, evidence recall on LoCoMo) live with the others, in `bench`.
 
-pub mod bench;
 pub mod control;
 mod error;
 pub mod extract;
 pub mod fact;
 pub mod grounding;
-pub mod locomo;
 pub mod retrieve;
 pub mod score;
 pub mod slots;
 pub mod statements;
 pub mod store;
 
-pub use bench::bench_retrieval;
 pub use control::{
     ARCHIVED, UNCLUSTERED, export, find, forget, forget_everything, list_grouped, parse_ids,
     remember, search,
@@ -47,7 +43,6 @@ pub use error::MemoryError;
 pub use extract::{extract_realtime, learn_from_exchange};
 pub use fact::{Category, Fact, Kind, NewFact, Status};
 pub use grounding::grounded;
-pub use locomo::{LocomoReport, bench_locomo};
 pub use retrieve::{
     RetrieveOptions, Retrieved, ScoredFact, pinned, record_facts_used, retrieve,
     retrieve_with_vector,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgPool, Row};
 
-use crate::assistant::{OutMessage, Outbox};
+use crate::chat::{OutMessage, Outbox};
 
 /// A stored digest.
 #[derive(Debug, Clone)]
@@ -96,7 +96,7 @@ pub async fn deliver(
         return Ok(Delivery::AlreadySent);
     }
     let mut first: Option<String> = None;
-    let parts = crate::matrix::format::split_reply(&d.body, crate::matrix::format::MAX_PART_CHARS);
+    let parts = crate::chat::split_reply(&d.body, crate::chat::MAX_PART_CHARS);
     for part in parts {
         let msg = OutMessage {
             markdown: part.clone(),

@@ -21,7 +21,6 @@
 //! maths, [`Clock`] lets tests move time); [`lock`] keeps two cycles of one user apart.
 
 pub mod behaviour_stage;
-pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod cycle;

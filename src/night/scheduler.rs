@@ -27,7 +27,7 @@ use super::clock::Clock;
 use super::cycle::{RunOptions, RunOutcome, Trigger, run_night};
 use super::deliver::{self, Delivery};
 use super::schedule::{self, RunState};
-use crate::assistant::Outbox;
+use crate::chat::Outbox;
 use crate::config::ScheduleConfig;
 use crate::llm::LlmClient;
 

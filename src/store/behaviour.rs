@@ -4,8 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::behaviour::{self, BehaviourProfile, ExperienceSample, UnsureAction};
+use crate::behaviour::{self, BehaviourProfile, ExperienceSample};
 use crate::gate::GateAction;
+use crate::gate::UnsureAction;
 
 /// The user's current profile: the newest version, or the built-in default.
 pub async fn current(conn: &mut PgConnection, user_id: &str) -> sqlx::Result<BehaviourProfile> {

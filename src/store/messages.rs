@@ -5,8 +5,15 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use crate::assistant::prompt::Turn;
 use crate::llm::Role;
+
+/// A past message of the conversation, oldest first, as the prompt needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
 
 #[derive(Debug, Clone)]
 pub struct NewMessage<'a> {

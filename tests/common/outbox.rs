@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use threeam::assistant::{OutMessage, Outbox, OutboxError};
+use threeam::chat::{OutMessage, Outbox, OutboxError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Shown {

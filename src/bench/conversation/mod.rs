@@ -29,9 +29,10 @@ use chrono::Utc;
 use serde_json::Value;
 
 use crate::assistant::guard::{Guard, GuardInput};
-use crate::assistant::{Assistant, Incoming, IncomingMessage, Timing};
+use crate::assistant::{Assistant, Incoming, Timing};
 use crate::bench::TempDatabase;
 use crate::bench::recorder::Recorder;
+use crate::chat::IncomingMessage;
 use crate::config::Config;
 use crate::llm::{LlmClient, ServerKind};
 use crate::memory::{Category, NewFact};

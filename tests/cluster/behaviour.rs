@@ -1,18 +1,8 @@
 //! Edge cases and documented behaviour of `threeam::cluster`.
 
-use std::path::Path;
+use threeam::cluster::{ClusterError, Metric, Options, Points, cluster};
 
-use threeam::cluster::{ClusterError, Metric, Options, Points, cluster, io};
-
-fn data(path: &str) -> Points<f64> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/clustering");
-    assert!(
-        root.is_dir(),
-        "the shared clustering data is missing at {}",
-        root.display()
-    );
-    io::read_points(&root.join(path)).unwrap()
-}
+use crate::shapes;
 
 fn points(rows: &[&[f32]]) -> Points {
     Points::from_rows(rows).unwrap()
@@ -77,7 +67,7 @@ fn forced_counts_are_capped_by_the_number_of_points() {
 
 #[test]
 fn connections_carry_consistent_torque() {
-    let result = cluster(&data("sipu/compound.data.gz"), &Options::default()).unwrap();
+    let result = cluster(&shapes::unbalanced().points, &Options::default()).unwrap();
     for pair in result.connections.windows(2) {
         assert!(pair[0].torque >= pair[1].torque, "sorted by torque");
     }
@@ -113,7 +103,7 @@ fn identical_points_are_one_cluster_with_zero_torque() {
 
 #[test]
 fn a_few_duplicates_do_not_change_the_clusters() {
-    let original = data("fcps/hepta.data.gz");
+    let original = shapes::hepta().points;
     let base = cluster(&original, &Options::default()).unwrap();
     let mut rows: Vec<Vec<f64>> = (0..original.len())
         .map(|i| original.row(i).to_vec())
@@ -130,7 +120,7 @@ fn a_few_duplicates_do_not_change_the_clusters() {
 
 #[test]
 fn noise_marks_points_outside_cluster_cores() {
-    let set = data("fcps/target.data.gz");
+    let set = shapes::target().points;
     let plain = cluster(&set, &Options::default()).unwrap();
     let noisy = cluster(
         &set,
@@ -156,7 +146,7 @@ fn noise_marks_points_outside_cluster_cores() {
 
 #[test]
 fn cosine_ignores_row_lengths_and_rejects_zero_rows() {
-    let set = data("fcps/atom.data.gz");
+    let set = shapes::atom().points;
     let cosine = Options {
         metric: Metric::Cosine,
         ..Options::default()
@@ -204,7 +194,7 @@ fn invalid_points_are_rejected() {
 
 #[test]
 fn single_and_double_precision_agree_on_exact_values() {
-    let set = data("fcps/tetra.data.gz");
+    let set = shapes::tetra().points;
     // Multiples of 1/64 within range are exact in both types.
     let round = |x: f64| (x * 64.0).round() / 64.0;
     let wide: Vec<f64> = set.as_slice().iter().map(|&x| round(x)).collect();

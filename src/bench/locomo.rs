@@ -31,12 +31,12 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::extract::extract_realtime;
-use super::fact::{Category, MAX_FACT_CHARS, NewFact};
-use super::retrieve::{RetrieveOptions, retrieve_with_vector};
-use super::store::{StoreOutcome, store_facts};
-use crate::bench::TempDatabase;
+use super::TempDatabase;
 use crate::llm::LlmClient;
+use crate::memory::extract::extract_realtime;
+use crate::memory::fact::{Category, MAX_FACT_CHARS, NewFact};
+use crate::memory::retrieve::{RetrieveOptions, retrieve_with_vector};
+use crate::memory::store::{StoreOutcome, store_facts};
 
 /// One turn of a session.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,10 +10,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-use super::{RunOptions, RunOutcome, Stage, Trigger, run_night};
-use crate::bench::TempDatabase;
+use super::TempDatabase;
 use crate::llm::LlmClient;
 use crate::memory::fact::{Category, NewFact};
+use crate::night::{RunOptions, RunOutcome, Stage, Trigger, run_night};
 
 const USER: &str = "@bench:localhost";
 const ROOM: &str = "!bench:localhost";
@@ -246,7 +246,7 @@ pub async fn run(database_url: &str, llm: &LlmClient, exchanges: usize) -> anyho
             );
         }
         println!("{:<10} {:>9} {:>12} {:>10.1}", "total", calls, embeds, wall.as_secs_f64());
-        println!("\n{}", super::summary(&report));
+        println!("\n{}", crate::night::summary(&report));
         if let Some(d) = &report.digest {
             println!("\n--- digest ---\n{d}");
         }

@@ -22,11 +22,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{Executor, PgPool};
 
-use super::retrieve::{RetrieveOptions, retrieve_with_vector};
-use super::score::percentile;
-use crate::bench::TempDatabase;
+use super::TempDatabase;
 use crate::db::EMBEDDING_DIM;
 use crate::llm::LlmClient;
+use crate::memory::retrieve::{RetrieveOptions, retrieve_with_vector};
+use crate::memory::score::percentile;
 
 const USER: &str = "@bench:localhost";
 const QUERIES: usize = 200;

@@ -1,28 +1,15 @@
 //! The fast path (both spanning-tree methods) against the literal O(n^2) oracle, and the
 //! invariances the method promises.
 
-use std::path::{Path, PathBuf};
-
 use proptest::prelude::*;
 use threeam::cluster::{
-    ClusterError, Clustering, Coordinate, Metric, Options, Points, TreeMethod, cluster_with, io,
-    oracle,
+    ClusterError, Clustering, Coordinate, Metric, Options, Points, TreeMethod, cluster_with, oracle,
 };
 
 /// The oracle's n x n matrix and per-layer scans are slow in unoptimised test builds;
-/// larger shared sets (a2, a3, s1-s4, unbalance, birch1-2, worms_2) are left to
+/// larger published sets (a2, a3, s1-s4, unbalance, birch1-2, worms_2) are left to
 /// `threeam bench cluster`.
-const ORACLE_MAX_POINTS: usize = 4096;
-
-fn data_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/clustering");
-    assert!(
-        root.is_dir(),
-        "the shared clustering data is missing at {} (clone shared/ beside the repository)",
-        root.display()
-    );
-    root
-}
+pub const ORACLE_MAX_POINTS: usize = 4096;
 
 fn all_methods<T: Coordinate>(
     points: &Points<T>,
@@ -32,11 +19,11 @@ fn all_methods<T: Coordinate>(
         .map(|method| cluster_with(points, options, method))
 }
 
-/// Prim is slow in unoptimised builds; above this size the shared sets check the k-d tree
+/// Prim is slow in unoptimised builds; above this size the published sets check the k-d tree
 /// (which `Auto` picks for them) and leave Prim to the random and high-dimensional tests.
 const PRIM_MAX_POINTS: usize = 2048;
 
-fn assert_agree<T: Coordinate>(points: &Points<T>, options: &Options, what: &str) {
+pub fn assert_agree<T: Coordinate>(points: &Points<T>, options: &Options, what: &str) {
     let expected = oracle::cluster(points, options);
     for method in [TreeMethod::Prim, TreeMethod::KdTree, TreeMethod::Auto] {
         if method == TreeMethod::Prim && points.len() > PRIM_MAX_POINTS {
@@ -51,33 +38,22 @@ fn assert_agree<T: Coordinate>(points: &Points<T>, options: &Options, what: &str
 }
 
 #[test]
-fn every_shared_set_small_enough_agrees_with_the_oracle() {
-    let root = data_root();
-    let mut checked = 0;
-    for group in ["sipu", "fcps", "graves"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(group))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(".data.gz"))
-            .collect();
-        files.sort();
-        for file in files {
-            let points = io::read_points(&file).unwrap();
-            if points.len() > ORACLE_MAX_POINTS {
-                continue;
-            }
-            assert_agree(&points, &Options::default(), &file.display().to_string());
-            checked += 1;
-        }
+fn every_generated_set_agrees_with_the_oracle() {
+    let sets = crate::shapes::all();
+    for set in &sets {
+        assert!(set.points.len() <= ORACLE_MAX_POINTS, "{}", set.name);
+        assert_agree(&set.points, &Options::default(), set.name);
     }
-    assert_eq!(checked, 29, "shared sets within the oracle limit");
+    assert_eq!(sets.len(), 11);
 }
 
 #[test]
-fn noise_and_forced_counts_agree_with_the_oracle_on_shared_sets() {
-    let root = data_root();
-    for name in ["sipu/compound", "fcps/target", "graves/ring_outliers"] {
-        let points = io::read_points(&root.join(format!("{name}.data.gz"))).unwrap();
+fn noise_and_forced_counts_agree_with_the_oracle_on_generated_sets() {
+    for set in [
+        crate::shapes::target(),
+        crate::shapes::moons(),
+        crate::shapes::rings(),
+    ] {
         for options in [
             Options {
                 noise: true,
@@ -93,7 +69,7 @@ fn noise_and_forced_counts_agree_with_the_oracle_on_shared_sets() {
                 ..Options::default()
             },
         ] {
-            assert_agree(&points, &options, name);
+            assert_agree(&set.points, &options, set.name);
         }
     }
 }
