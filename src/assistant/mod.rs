@@ -4,8 +4,6 @@
 pub mod commands;
 pub(crate) mod gate_step;
 pub mod guard;
-mod memory_commands;
-mod night_commands;
 pub mod prompt;
 pub mod turn;
 
@@ -235,7 +233,7 @@ impl Assistant {
     pub async fn process(&self, job: Job) -> anyhow::Result<()> {
         match job {
             Job::Answer(id) => self.answer(id).await,
-            Job::Command { command, message } => self.dispatch(command, &message).await,
+            Job::Command { command, message } => command.run(self, &message).await,
             Job::Decided(approval) => self.decide(approval).await,
             Job::OfferTags {
                 room_id,
@@ -325,72 +323,6 @@ impl Assistant {
         }))
     }
 
-    async fn dispatch(&self, cmd: commands::Command, m: &IncomingMessage) -> anyhow::Result<()> {
-        use commands::Command;
-        let text = match cmd {
-            Command::Help { topic } => commands::help_text(topic.as_deref()),
-            Command::Status => self.status_text().await,
-            Command::Unknown { name, suggestion } => commands::unknown_text(&name, suggestion),
-            Command::Usage { name } => commands::usage_text(name),
-            Command::Memory { search } => self
-                .memory_list(m, search.as_deref())
-                .await
-                .unwrap_or_else(memory_trouble),
-            Command::Stats => self.stats_text(&m.sender).await.unwrap_or_else(|e| {
-                tracing::error!(error = format!("{e:#}"), "!stats failed");
-                "I couldn't read my statistics just now (the database didn't answer). Please try again in a moment.".to_owned()
-            }),
-            Command::Remember { text } => self
-                .memory_remember(m, &text)
-                .await
-                .unwrap_or_else(memory_trouble),
-            Command::Forget { target } => {
-                return match self.memory_forget(m, &target).await {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        self.say(
-                            &m.room_id,
-                            &m.sender,
-                            &memory_trouble(e),
-                            m.thread_root.clone(),
-                            Some(m.event_id.clone()),
-                        )
-                        .await
-                    }
-                };
-            }
-            Command::Night => self.night_now(m).await.unwrap_or_else(night_trouble),
-            Command::Digest => self.digest_latest(m).await.unwrap_or_else(night_trouble),
-            Command::Timezone { zone } => self
-                .timezone_command(m, zone.as_deref())
-                .await
-                .unwrap_or_else(night_trouble),
-            Command::Export => {
-                return match self.memory_export(m).await {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        self.say(
-                            &m.room_id,
-                            &m.sender,
-                            &memory_trouble(e),
-                            m.thread_root.clone(),
-                            Some(m.event_id.clone()),
-                        )
-                        .await
-                    }
-                };
-            }
-        };
-        self.say(
-            &m.room_id,
-            &m.sender,
-            &text,
-            m.thread_root.clone(),
-            Some(m.event_id.clone()),
-        )
-        .await
-    }
-
     /// After a 👎: the tag reactions under the reply, ready to tap, and one line saying what
     /// they mean. Once per reply, however often the 👎 is taken back and given again.
     async fn offer_tags(
@@ -428,35 +360,51 @@ impl Assistant {
         .await
     }
 
-    /// `!stats`: every reply of the user, aggregated, with the current behaviour profile.
-    async fn stats_text(&self, user_id: &str) -> anyhow::Result<String> {
-        let mut conn = self.db.acquire().await?;
-        let samples = store::behaviour::samples(&mut conn, user_id, None).await?;
-        let profile = store::behaviour::current(&mut conn, user_id).await?;
-        if samples.is_empty() {
-            return Ok(format!(
-                "No answers to count yet: talk to me, and rate my answers with 👍 or 👎.\n\n**Behaviour (v{}):** {}",
-                profile.version,
-                profile.summary()
-            ));
-        }
-        Ok(crate::behaviour::stats(&samples).to_markdown(&profile))
+    /// Carries out (or drops) an approval the owner just decided, through the command that
+    /// asked for it, and says what happened.
+    async fn decide(&self, approval: store::approvals::Approval) -> anyhow::Result<()> {
+        let text = if commands::forget::KINDS.contains(&approval.kind.as_str()) {
+            commands::forget::decided(self, &approval).await?
+        } else {
+            tracing::warn!(kind = %approval.kind, "approval of an unknown kind");
+            return Ok(());
+        };
+        self.say(
+            &approval.room_id,
+            &approval.user_id,
+            &text,
+            None,
+            Some(approval.event_id.clone()),
+        )
+        .await
     }
 
-    async fn status_text(&self) -> String {
-        let model = match self.llm.model(crate::llm::ServerKind::Chat).await {
-            Ok(m) => format!("my model server is up (model `{m}`)"),
-            Err(e) if e.is_transient() => "my model server isn't answering right now".to_owned(),
-            Err(e) => format!("my model server has a problem: {e}"),
-        };
-        let db = match sqlx::query_scalar::<_, i32>("SELECT 1")
-            .fetch_one(&self.db)
-            .await
-        {
-            Ok(_) => "my memory database is reachable",
-            Err(_) => "my memory database is not reachable",
-        };
-        format!("3AM {} — {model}; {db}.", env!("CARGO_PKG_VERSION"))
+    /// Answers a command in its thread, as a reply to it.
+    pub(crate) async fn reply(&self, m: &IncomingMessage, text: &str) -> anyhow::Result<()> {
+        self.say(
+            &m.room_id,
+            &m.sender,
+            text,
+            m.thread_root.clone(),
+            Some(m.event_id.clone()),
+        )
+        .await
+    }
+
+    /// [`Self::reply`], returning the answer's event id (to wait for reactions to it).
+    pub(crate) async fn reply_returning_id(
+        &self,
+        m: &IncomingMessage,
+        text: &str,
+    ) -> anyhow::Result<String> {
+        self.say_returning_id(
+            &m.room_id,
+            &m.sender,
+            text,
+            m.thread_root.clone(),
+            Some(m.event_id.clone()),
+        )
+        .await
     }
 
     /// Sends a complete message and logs it.
@@ -554,20 +502,6 @@ impl Assistant {
             }
         }
     }
-}
-
-/// A memory command failed: say so plainly instead of going quiet.
-fn memory_trouble(e: anyhow::Error) -> String {
-    tracing::error!(error = format!("{e:#}"), "memory command failed");
-    format!(
-        "Sorry, I couldn't do that with my memory right now ({e}). Please try again in a moment."
-    )
-}
-
-/// A night command failed: say so plainly.
-fn night_trouble(e: anyhow::Error) -> String {
-    tracing::error!(error = format!("{e:#}"), "night command failed");
-    format!("Sorry, that didn't work right now ({e}). Please try again in a moment.")
 }
 
 fn is_connection_error(e: &sqlx::Error) -> bool {
