@@ -71,7 +71,8 @@ enum Bench {
     },
     /// LoCoMo evidence recall: replay each conversation into memory, retrieve for each question.
     Locomo {
-        /// The LoCoMo JSON file (e.g. ../shared/data/locomo/locomo-dev5.json).
+        /// The LoCoMo JSON file: `data/locomo10.json` from github.com/snap-research/locomo
+        /// (non-commercial licence), or a subset of it in the same format.
         #[arg(long)]
         data: PathBuf,
         #[arg(long, value_delimiter = ',', default_value = "5,10")]

@@ -465,11 +465,7 @@ impl Assistant {
         let mut answered = 0;
         for p in pending {
             if self.answer(p.id).await.is_ok() {
-                let state: Option<String> =
-                    sqlx::query_scalar("SELECT reply_state FROM messages WHERE id = $1")
-                        .bind(p.id)
-                        .fetch_optional(&self.db)
-                        .await?;
+                let state = store::messages::reply_state(&self.db, p.id).await?;
                 if state.as_deref() == Some("answered") {
                     answered += 1;
                 } else {
@@ -493,7 +489,7 @@ impl Assistant {
         loop {
             match op().await {
                 Ok(v) => return Ok(v),
-                Err(e) if is_connection_error(&e) && tokio::time::Instant::now() < deadline => {
+                Err(e) if crate::db::is_transient(&e) && tokio::time::Instant::now() < deadline => {
                     tracing::warn!(error = %e, "database unavailable while trying to {what}; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
@@ -501,19 +497,5 @@ impl Assistant {
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("could not {what}"))),
             }
         }
-    }
-}
-
-fn is_connection_error(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_) => true,
-        // 57P01 admin shutdown, 57P03 cannot connect now (starting up), 08xxx connection errors.
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03"),
-        _ => false,
     }
 }

@@ -302,6 +302,7 @@ impl Assistant {
             .map(|f| f.fact.text.clone())
             .filter(|t| !inp.pinned.contains(t))
             .collect();
+        tracing::debug!(?memories, pinned = ?inp.pinned, profile = ?inp.retrieved.profile, "what the turn knows");
         let mut texts: Vec<&str> = vec![&system, &p.body];
         texts.extend(inp.history.iter().map(|t| t.text.as_str()));
         let counts = self.llm.count_tokens(&texts).await;
@@ -321,9 +322,11 @@ impl Assistant {
             .context_tokens
             .saturating_sub(REPLY_TOKENS as usize + system_tokens + used + notes_room)
             .max(256);
+        let conversation = prompt::conversation(&inp.history, start);
+        tracing::trace!(?system, ?conversation, "the prompt");
         Parts {
             system,
-            conversation: prompt::conversation(&inp.history, start),
+            conversation,
             message: prompt::fit_message(&p.body, message_tokens, room),
             memories,
         }

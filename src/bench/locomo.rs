@@ -395,7 +395,7 @@ pub async fn bench_locomo(
 
     let db = TempDatabase::create(pool_url, "locomo").await?;
     let result = run(&db.pool, llm, &conversations, &ks, extract).await;
-    db.drop().await;
+    db.remove().await;
     let report = result?;
     println!("{report}");
     Ok(report)

@@ -7,10 +7,9 @@ pub mod locomo;
 pub mod night;
 pub mod recorder;
 pub mod retrieval;
-pub(crate) mod tempdb;
 pub mod turn;
 
-pub(crate) use tempdb::TempDatabase;
+pub(crate) use crate::db::TempDatabase;
 
 /// The `q`-quantile (0..=1) of unsorted samples, nearest-rank.
 pub fn quantile(samples: &[f64], q: f64) -> f64 {

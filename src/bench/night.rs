@@ -253,7 +253,7 @@ pub async fn run(database_url: &str, llm: &LlmClient, exchanges: usize) -> anyho
         Ok(report.stats)
     }
     .await;
-    db.drop().await;
+    db.remove().await;
     result
 }
 

@@ -48,7 +48,7 @@ pub async fn bench_retrieval(
 
     let db = TempDatabase::create(pool_url, "bench").await?;
     let result = run(&db.pool, &sizes).await;
-    db.drop().await;
+    db.remove().await;
     let rows = result?;
 
     println!();

@@ -184,7 +184,7 @@ pub async fn run(cfg: &Config, turns: usize) -> anyhow::Result<()> {
         let arrivals = endpoint.arrivals.lock().unwrap();
         baseline.push(arrivals[before].duration_since(t0).as_secs_f64() * 1000.0);
     }
-    db.drop().await;
+    db.remove().await;
 
     let (p50, p95) = (
         super::quantile(&overhead, 0.5),

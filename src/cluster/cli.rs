@@ -110,10 +110,16 @@ pub fn write_run(
 }
 
 /// `threeam bench cluster [DATA_ROOT]`: times the fast path against the O(n^2) oracle in
-/// the same run and prints a table to stdout. `data_root` holds the shared clustering data
-/// (default `../shared/data/clustering`); d31 is read from its `sipu` folder.
+/// the same run and prints a table to stdout. `data_root` holds the published clustering sets
+/// (clustering-data-v1; default `../shared/data/clustering`); d31 is read from its `sipu` folder.
 pub fn bench(data_root: Option<&Path>) -> anyhow::Result<()> {
     let root = data_root.unwrap_or(Path::new("../shared/data/clustering"));
+    anyhow::ensure!(
+        root.join("sipu").is_dir(),
+        "no clustering benchmark sets at {}: download https://github.com/gagolews/clustering-data-v1 \
+         and pass its folder with --data DIR (it holds sipu/, fcps/ and graves/)",
+        root.display()
+    );
     let stdout = std::io::stdout();
     super::bench::run(root, &mut stdout.lock())
 }

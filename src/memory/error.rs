@@ -21,14 +21,7 @@ impl MemoryError {
     /// Worth retrying later: the database or a model server was unavailable.
     pub fn is_transient(&self) -> bool {
         match self {
-            MemoryError::Db(e) => matches!(
-                e,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::Protocol(_)
-            ),
+            MemoryError::Db(e) => crate::db::is_transient(e),
             MemoryError::Llm(e) => e.is_transient(),
             MemoryError::InvalidFact(_) => false,
         }

@@ -75,6 +75,12 @@ const PHRASING: &[&str] = &[
 
 /// Whether `fact` keeps to what the user wrote in `user_said` (see the module docs).
 pub fn grounded(fact: &str, user_said: &str) -> bool {
+    // 0. About the user, as every prompt asks: a small model sometimes turns the assistant's
+    // own reply into a "fact" ("You're Paul and we have a cat named Mimi.").
+    let start = fact.trim_start().to_lowercase();
+    if !(start.starts_with("the user") || start.starts_with("user")) {
+        return false;
+    }
     let said = words(user_said);
     let said_close = |w: &str| said.iter().any(|s| close(w, s));
     // 1. Names and numbers.
@@ -190,6 +196,13 @@ pub fn nothing_to_learn(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fact_is_about_the_user() {
+        let said = "Mein Freund heißt Paul, und wir haben eine Katze namens Mimi.";
+        assert!(!grounded("You're Paul and we have a cat named Mimi.", said));
+        assert!(grounded("The user has a cat named Mimi.", said));
+    }
 
     #[test]
     fn facts_the_user_said_are_grounded() {

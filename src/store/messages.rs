@@ -206,6 +206,14 @@ pub async fn move_back(pool: &PgPool, user_id: &str, by: chrono::Duration) -> sq
     Ok(())
 }
 
+/// Where a user message stands (`received`, `answering`, `answered`, `failed`…), if it exists.
+pub async fn reply_state(pool: &PgPool, id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT reply_state FROM messages WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// The thread a stored message belongs to, if any.
 pub async fn thread_of(pool: &PgPool, event_id: &str) -> sqlx::Result<Option<String>> {
     Ok(sqlx::query_scalar::<_, Option<String>>(

@@ -86,7 +86,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> anyhow::Result<Report> {
         Ok::<_, anyhow::Error>(personas)
     }
     .await;
-    db.drop().await;
+    db.remove().await;
     Ok(Report {
         model: short_model_name(&model),
         personas: result?,
@@ -292,6 +292,11 @@ async fn play(
                 });
             }
         }
+        // The next day is a new session: what was said today is older than the session gap,
+        // so only memory carries it.
+        crate::store::messages::move_back(pool, &user, chrono::Duration::hours(20))
+            .await
+            .context("moving the day's messages back")?;
     }
     Ok(report)
 }

@@ -1,4 +1,9 @@
-//! PostgreSQL access: the pool, the embedded migrations, and the schema checks `doctor` runs.
+//! PostgreSQL access: the pool, the embedded migrations, the schema checks `doctor` runs,
+//! the one test for a transient error, and throwaway databases ([`TempDatabase`]).
+
+mod temp;
+
+pub use temp::TempDatabase;
 
 use std::time::Duration;
 
@@ -74,6 +79,24 @@ pub async fn connect_with_retry(
     }
 }
 
+/// Worth retrying: the database was unreachable, restarting or dropped the connection,
+/// rather than refusing the query itself. The one check every caller uses.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting up),
+        // 08xxx connection errors.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
 /// True when the database answers a trivial query.
 pub async fn ping(pool: &PgPool) -> bool {
     sqlx::query_scalar::<_, i32>("SELECT 1")
@@ -132,4 +155,22 @@ pub async fn schema_state(pool: &PgPool) -> Result<SchemaState, DbError> {
         known: MIGRATOR.iter().count(),
         missing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn outages_are_transient_and_refusals_are_not() {
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(is_transient(&sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused
+        ))));
+        assert!(is_transient(&sqlx::Error::Protocol(
+            "unexpected EOF".into()
+        )));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::ColumnNotFound("x".into())));
+    }
 }
