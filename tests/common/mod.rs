@@ -6,6 +6,9 @@
 pub mod bot;
 pub mod core_rig;
 pub mod db;
+pub mod fixtures_web;
+pub mod memory_fixtures;
+pub mod night_fixtures;
 pub mod outbox;
 pub mod stub_llm;
 

@@ -1,0 +1,9 @@
+//! End-to-end tests on the stack's real Synapse: the bot in an encrypted DM with a scripted
+//! Matrix user.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod e2e_chat;
+mod e2e_night;
+mod matrix_human;

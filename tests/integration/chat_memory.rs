@@ -1,0 +1,285 @@
+//! Memory in the chat pipeline: facts learned after a turn, recalled in the next prompt,
+//! and the user's commands over them, with ✅/❌ approvals (real PostgreSQL, llama-server stub).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::core_rig::{self, Core};
+use crate::common::db::TestDb;
+use crate::common::outbox::{RecordingOutbox, Shown};
+use crate::common::stub_llm::{Reply, StubLlm};
+use serde_json::json;
+use threeam::assistant::{Assistant, Incoming};
+use threeam::chat::IncomingMessage;
+
+const ADA: &str = "@ada:localhost";
+const ROOM: &str = "!ada:localhost";
+
+struct Rig {
+    db: TestDb,
+    out: Arc<RecordingOutbox>,
+    stub: StubLlm,
+    assistant: Assistant,
+}
+
+async fn rig() -> Rig {
+    let stub = StubLlm::start().await;
+    let Core { db, out, assistant } = Core::start(core_rig::config(&stub.url()), None).await;
+    Rig {
+        db,
+        out,
+        stub,
+        assistant,
+    }
+}
+
+fn msg_from(sender: &str, room: &str, event: &str, body: &str) -> Incoming {
+    Incoming::Message(IncomingMessage {
+        event_id: event.into(),
+        room_id: room.into(),
+        sender: sender.into(),
+        body: body.into(),
+        thread_root: None,
+        in_reply_to: None,
+        sent_at: chrono::Utc::now(),
+        encrypted: true,
+    })
+}
+
+fn msg(event: &str, body: &str) -> Incoming {
+    msg_from(ADA, ROOM, event, body)
+}
+
+fn react(event: &str, sender: &str, target: &str, key: &str) -> Incoming {
+    Incoming::Reaction {
+        event_id: event.into(),
+        room_id: ROOM.into(),
+        sender: sender.into(),
+        target_event_id: target.into(),
+        key: key.into(),
+    }
+}
+
+fn last_text(out: &RecordingOutbox) -> (String, String) {
+    let (id, m) = out.messages().last().cloned().expect("a message");
+    (id, m.markdown)
+}
+
+async fn facts(db: &TestDb, user: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT text FROM facts WHERE user_id = $1 ORDER BY id")
+        .bind(user)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+async fn eventually_facts(db: &TestDb, user: &str, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let f = facts(db, user).await;
+        if f.len() >= n {
+            return f;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("expected {n} facts, have {:?}", facts(db, user).await);
+}
+
+#[tokio::test]
+async fn facts_are_learned_after_a_turn_and_recalled_in_the_next() {
+    let r = rig().await;
+    r.stub.push(Reply::text("Nice to meet you!", -0.1));
+    r.stub.push_structured(Reply::json(&json!({"facts": [
+        {"text": "The user has a cat, Tom", "category": "relationship", "priority": 4, "kind": "personal"}
+    ]})));
+    r.assistant
+        .handle(msg("$m1", "Hi, I'm Ada and my cat is called Tom."))
+        .await
+        .unwrap();
+    // The model's fact, and what the introduction says (read without the model).
+    let learned = eventually_facts(&r.db, ADA, 3).await;
+    assert_eq!(
+        learned,
+        [
+            "The user's name is Ada.",
+            "The user's cat is called Tom.",
+            "The user has a cat, Tom"
+        ]
+    );
+    let sources: Vec<String> = sqlx::query_scalar("SELECT unnest(source_event_ids) FROM facts")
+        .fetch_all(&r.db.pool)
+        .await
+        .unwrap();
+    assert!(sources.contains(&"$m1".to_string()), "{sources:?}");
+
+    r.stub.push(Reply::text("Your cat is Tom.", -0.1));
+    r.assistant
+        .handle(msg("$m2", "What is my cat called?"))
+        .await
+        .unwrap();
+    let req = r.stub.chat_requests().last().cloned().unwrap();
+    let messages = req["messages"].as_array().unwrap();
+    let notes = messages[messages.len() - 2]["content"].as_str().unwrap();
+    assert_eq!(messages[messages.len() - 2]["role"], "system");
+    assert!(
+        notes.contains("Your cat is called Tom."),
+        "memory goes into the turn's notes, just before the message, said to the assistant about \"you\": {notes}"
+    );
+    let used: Vec<i64> =
+        sqlx::query_scalar("SELECT facts_used FROM experience WHERE message_event_id = '$m2'")
+            .fetch_one(&r.db.pool)
+            .await
+            .unwrap();
+    assert!(!used.is_empty());
+}
+
+#[tokio::test]
+async fn remember_list_search_forget_with_approval_and_export() {
+    let r = rig().await;
+    r.assistant
+        .handle(msg("$c1", "!remember I am allergic to peanuts"))
+        .await
+        .unwrap();
+    let (_, text) = last_text(&r.out);
+    assert!(text.contains("I'll remember that"), "{text}");
+    r.assistant
+        .handle(msg("$c2", "!remember I work as a nurse in Lyon"))
+        .await
+        .unwrap();
+    r.assistant.handle(msg("$c3", "!memory")).await.unwrap();
+    let (_, list) = last_text(&r.out);
+    assert!(
+        list.contains("peanuts") && list.contains("nurse") && list.contains("I remember 2 things"),
+        "{list}"
+    );
+    r.assistant
+        .handle(msg("$c4", "!memory search peanuts"))
+        .await
+        .unwrap();
+    let (_, found) = last_text(&r.out);
+    assert!(found.contains("peanuts"), "{found}");
+
+    // !forget asks first; ❌ keeps; a stranger's ✅ does nothing; the owner's ✅ erases.
+    r.assistant
+        .handle(msg("$c5", "!forget peanuts"))
+        .await
+        .unwrap();
+    let (ask_id, ask) = last_text(&r.out);
+    assert!(ask.contains("React ✅") && ask.contains("peanuts"), "{ask}");
+    r.assistant
+        .handle(react("$x1", "@eve:localhost", &ask_id, "✅"))
+        .await
+        .unwrap();
+    assert_eq!(facts(&r.db, ADA).await.len(), 2);
+    r.assistant
+        .handle(react("$x2", ADA, &ask_id, "❌"))
+        .await
+        .unwrap();
+    assert!(last_text(&r.out).1.contains("kept"));
+    assert_eq!(facts(&r.db, ADA).await.len(), 2);
+    // Decided once: a later ✅ on the same request changes nothing.
+    r.assistant
+        .handle(react("$x3", ADA, &ask_id, "✅"))
+        .await
+        .unwrap();
+    assert_eq!(facts(&r.db, ADA).await.len(), 2);
+
+    r.assistant
+        .handle(msg("$c6", "!forget peanuts"))
+        .await
+        .unwrap();
+    let (ask_id, _) = last_text(&r.out);
+    r.assistant
+        .handle(react("$x4", ADA, &ask_id, "✅"))
+        .await
+        .unwrap();
+    assert!(
+        last_text(&r.out).1.contains("erased 1 memory"),
+        "{}",
+        last_text(&r.out).1
+    );
+    assert_eq!(facts(&r.db, ADA).await, ["I work as a nurse in Lyon"]);
+
+    // Export: a JSON file with the remaining fact.
+    r.assistant.handle(msg("$c7", "!export")).await.unwrap();
+    let upload = r.out.all().into_iter().find_map(|s| match s {
+        Shown::Upload {
+            filename,
+            mime,
+            data,
+            ..
+        } => Some((filename, mime, data)),
+        _ => None,
+    });
+    let (filename, mime, data) = upload.expect("an uploaded file");
+    assert!(filename.ends_with(".json") && mime == "application/json");
+    let v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+    assert!(v.to_string().contains("nurse in Lyon") && !v.to_string().contains("peanuts"));
+
+    // Everything, confirmed.
+    r.assistant
+        .handle(msg("$c8", "!forget everything"))
+        .await
+        .unwrap();
+    let (ask_id, ask) = last_text(&r.out);
+    assert!(ask.contains("everything"), "{ask}");
+    r.assistant
+        .handle(react("$x5", ADA, &ask_id, "✅"))
+        .await
+        .unwrap();
+    assert!(facts(&r.db, ADA).await.is_empty());
+    // Commands never reached the model.
+    assert!(r.stub.chat_requests().is_empty());
+}
+
+#[tokio::test]
+async fn another_user_cannot_see_or_erase_memories() {
+    let r = rig().await;
+    r.assistant
+        .handle(msg("$a1", "!remember my bank PIN hint is the old house"))
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT id FROM facts")
+        .fetch_one(&r.db.pool)
+        .await
+        .unwrap();
+    let bob = "@bob:localhost";
+    let bob_room = "!bob:localhost";
+    r.assistant
+        .handle(msg_from(bob, bob_room, "$b1", "!memory"))
+        .await
+        .unwrap();
+    assert!(
+        last_text(&r.out).1.contains("don't remember anything"),
+        "{}",
+        last_text(&r.out).1
+    );
+    r.assistant
+        .handle(msg_from(bob, bob_room, "$b2", &format!("!forget {id}")))
+        .await
+        .unwrap();
+    assert!(
+        last_text(&r.out).1.contains("found no memory"),
+        "{}",
+        last_text(&r.out).1
+    );
+    r.assistant
+        .handle(msg_from(bob, bob_room, "$b3", "!memory search PIN house"))
+        .await
+        .unwrap();
+    assert!(
+        last_text(&r.out).1.contains("Nothing"),
+        "{}",
+        last_text(&r.out).1
+    );
+    r.stub.push(Reply::text("I don't know.", -0.1));
+    r.assistant
+        .handle(msg_from(bob, bob_room, "$b4", "What is the bank PIN hint?"))
+        .await
+        .unwrap();
+    let req = r.stub.chat_requests().last().cloned().unwrap();
+    assert!(
+        !req.to_string().contains("old house"),
+        "Bob's prompt must not carry Ada's memory"
+    );
+    assert_eq!(facts(&r.db, ADA).await.len(), 1);
+}
