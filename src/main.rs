@@ -277,7 +277,7 @@ fn init_tracing(quiet: bool) {
         "warn,matrix_sdk=off,matrix_sdk_crypto=off,matrix_sdk_base=off"
     } else {
         // The SDK logs expected 404s (absent account data) at ERROR from its HTTP client.
-        "info,matrix_sdk=warn,matrix_sdk::http_client=off,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sqlx=warn"
+        "info,matrix_sdk=warn,matrix_sdk::http_client=off,matrix_sdk_crypto=warn,matrix_sdk_crypto::backups=error,matrix_sdk_base=warn,sqlx=warn"
     };
     let filter = EnvFilter::try_from_env("THREEAM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     use std::io::IsTerminal;

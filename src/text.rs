@@ -238,9 +238,105 @@ fn is_common_after_im(w: &str) -> bool {
     COMMON.contains(&w)
 }
 
+/// Adverbs that may stand between "the user" and the verb.
+const ADVERBS: [&str; 14] = [
+    "always",
+    "never",
+    "often",
+    "usually",
+    "also",
+    "still",
+    "just",
+    "really",
+    "only",
+    "sometimes",
+    "already",
+    "rarely",
+    "mostly",
+    "currently",
+];
+
+/// A fact about "the user" said to the assistant about "you": "The user's dog is called
+/// Biscuit." → "Your dog is called Biscuit."; "The user lives in Lyon." → "You live in
+/// Lyon."; "Marta is the user's best friend." → "Marta is your best friend.". Other facts
+/// are kept as they are. Used wherever 3AM speaks to the user about a fact (the turn's notes,
+/// the digest).
+pub fn second_person(fact: &str) -> String {
+    let fact = fact.trim();
+    let lower = fact.to_lowercase();
+    let rest = |n: usize| fact[n..].trim_start();
+    let converted = if lower.starts_with("the user's ") || lower.starts_with("the user’s ") {
+        let n = fact.find(' ').unwrap() + 1;
+        let n = n + fact[n..].find(' ').unwrap() + 1;
+        format!("Your {}", rest(n))
+    } else if lower.starts_with("the user ") {
+        let tail = rest("the user ".len());
+        // "The user always has…": the adverb stays, the verb after it changes.
+        let (adverb, tail) = match tail.split_once(' ') {
+            Some((a, t)) if ADVERBS.contains(&a.to_lowercase().as_str()) => (Some(a), t),
+            _ => (None, tail),
+        };
+        let (verb, after) = tail.split_once(' ').unwrap_or((tail, ""));
+        let you_verb = match verb.to_lowercase().as_str() {
+            "is" => "are".to_owned(),
+            "was" => "were".to_owned(),
+            "has" => "have".to_owned(),
+            "does" => "do".to_owned(),
+            "doesn't" | "doesn’t" => "don't".to_owned(),
+            v if v.ends_with("ies") && v.len() > 4 => format!("{}y", &verb[..verb.len() - 3]),
+            v if v.ends_with("ches")
+                || v.ends_with("shes")
+                || v.ends_with("sses")
+                || v.ends_with("xes")
+                || v == "goes" =>
+            {
+                verb[..verb.len() - 2].to_owned()
+            }
+            v if v.ends_with('s') && !v.ends_with("ss") && v.len() > 2 => {
+                verb[..verb.len() - 1].to_owned()
+            }
+            _ => verb.to_owned(),
+        };
+        let verb_phrase = match adverb {
+            Some(a) => format!("{a} {you_verb}"),
+            None => you_verb,
+        };
+        if after.is_empty() {
+            format!("You {verb_phrase}")
+        } else {
+            format!("You {verb_phrase} {after}")
+        }
+    } else {
+        fact.to_owned()
+    };
+    converted
+        .replace(" the user's ", " your ")
+        .replace(" the user’s ", " your ")
+        .replace(" the user.", " you.")
+        .replace(" the user ", " you ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_are_said_to_the_user() {
+        assert_eq!(
+            second_person("The user lives in Lyon."),
+            "You live in Lyon."
+        );
+        assert_eq!(
+            second_person("The user always has to check labels."),
+            "You always have to check labels."
+        );
+        assert_eq!(
+            second_person("The user's dog is Biscuit."),
+            "Your dog is Biscuit."
+        );
+        assert_eq!(second_person("The user goes running."), "You go running.");
+        assert_eq!(second_person("Ana likes jazz."), "Ana likes jazz.");
+    }
     use proptest::prelude::*;
 
     #[test]

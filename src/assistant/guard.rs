@@ -22,7 +22,9 @@
 
 use std::collections::HashSet;
 
-use crate::text::{is_first_person, is_second_person, is_stop_word, self_names, word_spans, words};
+use crate::text::{
+    close, is_first_person, is_second_person, is_stop_word, self_names, word_spans, words,
+};
 
 /// An echo is this many consecutive words (or more) copied from the user.
 pub const ECHO_WORDS: usize = 8;
@@ -162,7 +164,8 @@ impl Guard {
             }
             for clause in clauses(text) {
                 for (i, w) in clause.iter().enumerate() {
-                    if is_first_person(w) {
+                    // "our dog Biscuit" is the user's too.
+                    if is_first_person(w) || is_first_person_plural(w) {
                         let claim = after_first_person(&clause, i);
                         if claim.len() >= 2 {
                             g.claims.push(claim);
@@ -306,11 +309,12 @@ impl Guard {
                     continue;
                 }
                 let mine = after_first_person(&clause, i);
-                if self
-                    .claims
-                    .iter()
-                    .any(|c| c.intersection(&mine).count() >= 2)
-                {
+                let shared = |c: &HashSet<String>| {
+                    c.iter()
+                        .filter(|x| mine.iter().any(|m| close(x, m)))
+                        .count()
+                };
+                if self.claims.iter().any(|c| shared(c) >= 2) {
                     let end = (i + 1 + CLAIM_WINDOW).min(clause.len());
                     return Some(clause[i..end].join(" "));
                 }
@@ -459,6 +463,14 @@ fn clauses(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// "we", "our": the user speaking for their household ("our dog Biscuit").
+fn is_first_person_plural(w: &str) -> bool {
+    matches!(
+        w,
+        "we" | "our" | "ours" | "us" | "wir" | "unser" | "unsere" | "uns"
+    )
+}
+
 /// The content words in the [`CLAIM_WINDOW`] words after the first-person word at `i`.
 fn after_first_person(clause: &[String], i: usize) -> HashSet<String> {
     clause[i + 1..(i + 1 + CLAIM_WINDOW).min(clause.len())]
@@ -522,6 +534,22 @@ mod tests {
         let reply = "Hi Mara Lindqvist! I'm training for the Stockholm half marathon in May.";
         assert!(matches!(g.check(reply), Some(Flaw::Echo { words }) if words >= 8));
         assert_eq!(g.check("Your dog is called Biscuit."), None);
+    }
+
+    #[test]
+    fn the_users_dog_is_not_the_assistants() {
+        // Seen with a third-party client: "What is my dog called?" → "My dog's name is Biscuit."
+        let g = guard(
+            &["I live in Stockholm with my partner Jonas and our dog Biscuit."],
+            "What is my dog called?",
+            &[],
+        );
+        assert!(matches!(
+            g.check("My dog's name is Biscuit."),
+            Some(Flaw::Impersonation { .. })
+        ));
+        assert_eq!(g.check("Your dog's name is Biscuit."), None);
+        assert_eq!(g.check("Biscuit! Is he a good walker?"), None);
     }
 
     #[test]

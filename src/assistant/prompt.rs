@@ -30,6 +30,7 @@ use chrono_tz::Tz;
 use super::guard::{Guard, GuardInput};
 use crate::llm::{ChatMessage, Role};
 use crate::store::messages::Turn;
+use crate::text::second_person;
 
 /// A pause this long ends a conversation: the next message starts a new one, and memory
 /// carries what was said before.
@@ -116,56 +117,6 @@ pub fn notes(now: DateTime<Utc>, tz: Tz, n: &Notes<'_>) -> String {
         out.push_str(s.trim());
     }
     out
-}
-
-/// A fact about "the user" said to the assistant about "you": "The user's dog is called
-/// Biscuit." → "Your dog is called Biscuit."; "The user lives in Lyon." → "You live in
-/// Lyon."; "Marta is the user's best friend." → "Marta is your best friend.". Other facts
-/// are kept as they are.
-pub fn second_person(fact: &str) -> String {
-    let fact = fact.trim();
-    let lower = fact.to_lowercase();
-    let rest = |n: usize| fact[n..].trim_start();
-    let converted = if lower.starts_with("the user's ") || lower.starts_with("the user’s ") {
-        let n = fact.find(' ').unwrap() + 1;
-        let n = n + fact[n..].find(' ').unwrap() + 1;
-        format!("Your {}", rest(n))
-    } else if lower.starts_with("the user ") {
-        let tail = rest("the user ".len());
-        let (verb, after) = tail.split_once(' ').unwrap_or((tail, ""));
-        let you_verb = match verb.to_lowercase().as_str() {
-            "is" => "are".to_owned(),
-            "was" => "were".to_owned(),
-            "has" => "have".to_owned(),
-            "does" => "do".to_owned(),
-            "doesn't" | "doesn’t" => "don't".to_owned(),
-            v if v.ends_with("ies") && v.len() > 4 => format!("{}y", &verb[..verb.len() - 3]),
-            v if v.ends_with("ches")
-                || v.ends_with("shes")
-                || v.ends_with("sses")
-                || v.ends_with("xes")
-                || v == "goes" =>
-            {
-                verb[..verb.len() - 2].to_owned()
-            }
-            v if v.ends_with('s') && !v.ends_with("ss") && v.len() > 2 => {
-                verb[..verb.len() - 1].to_owned()
-            }
-            _ => verb.to_owned(),
-        };
-        if after.is_empty() {
-            format!("You {you_verb}")
-        } else {
-            format!("You {you_verb} {after}")
-        }
-    } else {
-        fact.to_owned()
-    };
-    converted
-        .replace(" the user's ", " your ")
-        .replace(" the user’s ", " your ")
-        .replace(" the user.", " you.")
-        .replace(" the user ", " you ")
 }
 
 /// Where the conversation the model sees begins, as an index into `history` (oldest first,

@@ -299,8 +299,17 @@ impl Assistant {
             .retrieved
             .facts
             .iter()
-            .map(|f| f.fact.text.clone())
-            .filter(|t| !inp.pinned.contains(t))
+            .filter(|f| !inp.pinned.contains(&f.fact.text))
+            .map(|f| match inp.retrieved.replaced.get(&f.fact.id) {
+                // The conversation may still say the old thing; a small model repeats it
+                // unless the note says it changed.
+                Some(old) => format!(
+                    "{} (This replaces the out-of-date “{}”.)",
+                    f.fact.text.trim_end(),
+                    crate::text::second_person(old).trim_end_matches('.')
+                ),
+                None => f.fact.text.clone(),
+            })
             .collect();
         tracing::debug!(?memories, pinned = ?inp.pinned, profile = ?inp.retrieved.profile, "what the turn knows");
         let mut texts: Vec<&str> = vec![&system, &p.body];

@@ -178,10 +178,53 @@ pub fn nothing_to_learn(message: &str) -> bool {
         "hi", "hii", "hello", "hey", "thanks", "thank", "thx", "ok", "okay", "morning", "good",
         "hallo", "danke", "bye", "night", "evening", "cool", "great", "nice", "guten", "morgen",
     ];
+    // Requests ("Explain how tides work") state nothing to keep, unless they speak of the
+    // user's own life ("Suggest a snack for my long run on Saturday").
+    const REQUEST: &[&str] = &[
+        "suggest",
+        "recommend",
+        "tell",
+        "give",
+        "help",
+        "explain",
+        "list",
+        "show",
+        "write",
+        "translate",
+        "find",
+        "remind",
+        "summarise",
+        "summarize",
+        "describe",
+        "name",
+        "empfiehl",
+        "erkläre",
+        "erklär",
+        "gib",
+        "sag",
+        "zeig",
+        "hilf",
+        "schreib",
+        "nenne",
+    ];
     for s in message.split_inclusive(['.', '!', '?', '\n', ';']) {
         let w = words(s);
+        let w: Vec<String> = w
+            .into_iter()
+            .skip_while(|x| {
+                matches!(
+                    x.as_str(),
+                    "please" | "pls" | "plz" | "bitte" | "so" | "now"
+                )
+            })
+            .collect();
         let Some(first) = w.first() else { continue };
-        let asks = s.trim_end().ends_with('?') || QUESTION.contains(&first.as_str());
+        let asks = s.trim_end().ends_with('?')
+            || QUESTION.contains(&first.as_str())
+            || (REQUEST.contains(&first.as_str())
+                && !w.iter().any(|x| {
+                    crate::text::is_first_person(x) || matches!(x.as_str(), "our" | "we")
+                }));
         let greets = SMALL_TALK.contains(&first.as_str()) && w.len() <= 3;
         // "Which city do I live in?" asks; "I wonder, am I…" states nothing either, but a
         // question that also tells ("my dog Rex is ill, what should I do?") is handled by the
@@ -292,6 +335,8 @@ mod tests {
             "Could you explain in two sentences why the Baltic Sea is less salty than the ocean?",
             "Wie heißt meine Katze?",
             "thanks!",
+            "Explain how tides work.",
+            "Please translate 'good night' into Swedish.",
             "",
         ] {
             assert!(nothing_to_learn(m), "{m:?}");

@@ -98,6 +98,10 @@ pub struct Retrieved {
     pub used_vector: bool,
     /// The memory section for the system prompt; empty when there is nothing to say.
     pub context: String,
+    /// For a retrieved fact that recently replaced another (a move, a new job): its id and
+    /// the replaced fact's text, so the answer can say what changed instead of repeating
+    /// what the conversation said before the change.
+    pub replaced: std::collections::HashMap<i64, String>,
 }
 
 impl Retrieved {
@@ -106,6 +110,9 @@ impl Retrieved {
         self.facts.iter().map(|f| f.fact.id).collect()
     }
 }
+
+/// A replacement this recent is pointed out next to the new fact.
+const RECENT_CHANGE_DAYS: i64 = 14;
 
 /// Retrieves the memory for one turn of `user_id` asking `query`. See the module docs.
 pub async fn retrieve(
@@ -213,8 +220,20 @@ pub async fn retrieve_with_vector(
         .filter_map(|&i| slots[i].take())
         .collect();
 
+    let mut replaced = std::collections::HashMap::new();
     if !facts.is_empty() {
         let ids: Vec<i64> = facts.iter().map(|f| f.fact.id).collect();
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT DISTINCT ON (superseded_by) superseded_by, text FROM facts
+             WHERE user_id = $1 AND superseded_by = ANY($2) AND valid_to > $3
+             ORDER BY superseded_by, id DESC",
+        )
+        .bind(user_id)
+        .bind(&ids)
+        .bind(opts.now - chrono::Duration::days(RECENT_CHANGE_DAYS))
+        .fetch_all(&mut *tx)
+        .await?;
+        replaced.extend(rows);
         sqlx::query(
             "UPDATE facts SET access_count = access_count + 1, last_accessed_at = $3
              WHERE user_id = $1 AND id = ANY($2)",
@@ -238,6 +257,7 @@ pub async fn retrieve_with_vector(
         profile: profile.filter(|_| packed.profile_included),
         used_vector: vector.is_some(),
         context: packed.context,
+        replaced,
     })
 }
 

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::second_person;
+
 /// Most new facts listed by name (the rest are counted).
 const MAX_NEW_FACTS: usize = 12;
 
@@ -187,47 +189,6 @@ pub fn render(c: &DigestContent) -> String {
     }
     s.push_str("\n`!memory` shows everything I remember; `!forget <id>` erases a memory.");
     s
-}
-
-/// "The user lives in Lyon." → "You live in Lyon." A light rewrite for the digest; text that
-/// does not start with "The user" is left as it is.
-pub fn second_person(text: &str) -> String {
-    let t = text.trim();
-    let starts = |p: &str| t.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
-    if starts("the user's ") {
-        return format!("Your {}", &t["the user's ".len()..]);
-    }
-    if !starts("the user ") {
-        return t.to_owned();
-    }
-    let rest = &t["the user ".len()..];
-    let (verb, tail) = match rest.split_once(' ') {
-        Some((v, tail)) => (v, Some(tail)),
-        None => (rest, None),
-    };
-    let lower = verb.to_ascii_lowercase();
-    let plain = match lower.as_str() {
-        _ if !verb.is_ascii() => verb.to_owned(),
-        "is" => "are".to_owned(),
-        "was" => "were".to_owned(),
-        "has" => "have".to_owned(),
-        "does" => "do".to_owned(),
-        v if v.ends_with("ies") && v.len() > 4 => format!("{}y", &verb[..verb.len() - 3]),
-        v if ["sses", "shes", "ches", "xes", "zes", "oes"]
-            .iter()
-            .any(|e| v.ends_with(e)) =>
-        {
-            verb[..verb.len() - 2].to_owned()
-        }
-        v if v.ends_with('s') && !v.ends_with("ss") && v.len() > 2 => {
-            verb[..verb.len() - 1].to_owned()
-        }
-        _ => verb.to_owned(),
-    };
-    match tail {
-        Some(tail) => format!("You {plain} {tail}"),
-        None => format!("You {plain}"),
-    }
 }
 
 fn strip_period(s: &str) -> &str {

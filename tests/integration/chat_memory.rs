@@ -84,6 +84,65 @@ async fn eventually_facts(db: &TestDb, user: &str, n: usize) -> Vec<String> {
     panic!("expected {n} facts, have {:?}", facts(db, user).await);
 }
 
+/// Seen with a third-party client: after "we moved to Gothenburg" the 0.5B model kept
+/// answering "Stockholm", copying the conversation from before the move. The note that
+/// carries the new home now says what it replaced.
+#[tokio::test]
+async fn a_move_said_in_chat_is_noted_as_replacing_the_old_home() {
+    let r = rig().await;
+    r.stub.push(Reply::text("Stockholm is lovely.", -0.1));
+    r.stub.push_structured(Reply::json(&json!({"facts": []})));
+    r.assistant
+        .handle(msg("$h1", "I live in Stockholm with my partner Jonas."))
+        .await
+        .unwrap();
+    eventually_facts(&r.db, ADA, 1).await;
+    r.stub
+        .push(Reply::text("Congratulations on the move!", -0.1));
+    r.stub.push_structured(Reply::json(&json!({"facts": []})));
+    r.assistant
+        .handle(msg(
+            "$h2",
+            "Big news: Jonas and I moved to Gothenburg last weekend!",
+        ))
+        .await
+        .unwrap();
+    let mut live = Vec::new();
+    for _ in 0..100 {
+        live = sqlx::query_scalar::<_, String>(
+            "SELECT text FROM facts WHERE user_id = $1 AND superseded_by IS NULL AND text LIKE '%lives in%'",
+        )
+        .bind(ADA)
+        .fetch_all(&r.db.pool)
+        .await
+        .unwrap();
+        if live == ["The user lives in Gothenburg."] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        live,
+        ["The user lives in Gothenburg."],
+        "the move replaced the old home"
+    );
+
+    r.stub.push(Reply::text("You live in Gothenburg.", -0.1));
+    r.assistant
+        .handle(msg("$h3", "Where do I live now?"))
+        .await
+        .unwrap();
+    let req = r.stub.chat_requests().last().cloned().unwrap();
+    let messages = req["messages"].as_array().unwrap();
+    let notes = messages[messages.len() - 2]["content"].as_str().unwrap();
+    assert!(
+        notes.contains(
+            "You live in Gothenburg. (This replaces the out-of-date “You live in Stockholm”.)"
+        ),
+        "{notes}"
+    );
+}
+
 #[tokio::test]
 async fn facts_are_learned_after_a_turn_and_recalled_in_the_next() {
     let r = rig().await;
