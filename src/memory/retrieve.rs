@@ -164,8 +164,8 @@ pub async fn pinned(
     as_of: DateTime<Utc>,
 ) -> Result<Vec<String>, MemoryError> {
     Ok(sqlx::query_scalar(
-        r"SELECT text FROM facts
-          WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+        r"SELECT text FROM live_facts
+          WHERE user_id = $1
             AND ((category IN ('identity', 'health') AND priority >= 4)
                  OR text ~* '(allerg|intoleran|vegetarian|vegan|gluten|lactose|dislike|hates|can''?t stand|cannot stand|does not like|doesn''?t like|never eats?|does not eat|doesn''?t eat|cannot eat|can''?t eat|avoids?)')
             AND created_at < $3
@@ -320,11 +320,11 @@ async fn text_candidates(
         "SELECT ",
         fact_columns!(),
         ", c.importance
-         FROM facts f
+         FROM live_facts f
          LEFT JOIN clusters c ON c.id = f.cluster_id AND c.retired_at IS NULL,
               websearch_to_tsquery('english', $2) q
-         WHERE f.user_id = $1 AND f.valid_to IS NULL AND f.superseded_by IS NULL
-           AND f.archived_at IS NULL AND f.tsv @@ q
+         WHERE f.user_id = $1
+           AND f.tsv @@ q
          ORDER BY ts_rank_cd(f.tsv, q) DESC, f.id DESC
          LIMIT $3"
     ))
@@ -347,10 +347,10 @@ async fn text_candidates(
                  SELECT ",
                 fact_columns!(),
                 ", c.importance
-                 FROM facts f
+                 FROM live_facts f
                  LEFT JOIN clusters c ON c.id = f.cluster_id AND c.retired_at IS NULL
-                 WHERE f.user_id = $1 AND f.valid_to IS NULL AND f.superseded_by IS NULL
-                   AND f.archived_at IS NULL AND f.tsv @@ $2::tsquery AND f.id <> ALL($5)
+                 WHERE f.user_id = $1
+                   AND f.tsv @@ $2::tsquery AND f.id <> ALL($5)
                  ORDER BY (SELECT sum(w.weight) FROM w WHERE f.tsv @@ w.term) DESC, f.id DESC
                  LIMIT $6"
             ))
@@ -433,9 +433,9 @@ async fn vector_candidates(
     let rows = sqlx::query(concat!(
         "WITH near AS MATERIALIZED (
              SELECT f.id, f.embedding <=> $2 AS distance
-             FROM facts f
-             WHERE f.user_id = $1 AND f.valid_to IS NULL AND f.superseded_by IS NULL
-               AND f.archived_at IS NULL AND f.embedding IS NOT NULL
+             FROM live_facts f
+             WHERE f.user_id = $1
+               AND f.embedding IS NOT NULL
              ORDER BY f.embedding <=> $2
              LIMIT $3)
          SELECT ",

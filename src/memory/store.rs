@@ -330,8 +330,8 @@ pub async fn supersede_by_slot(
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
     let live: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, text FROM facts
-         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+        "SELECT id, text FROM live_facts
+         WHERE user_id = $1
          ORDER BY id",
     )
     .bind(user_id)
@@ -392,8 +392,8 @@ pub async fn get_fact(pool: &PgPool, user_id: &str, id: i64) -> Result<Option<Fa
 /// How many live facts the user has.
 pub async fn live_count(pool: &PgPool, user_id: &str) -> Result<i64, MemoryError> {
     Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM facts
-         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL",
+        "SELECT count(*) FROM live_facts
+         WHERE user_id = $1",
     )
     .bind(user_id)
     .fetch_one(pool)

@@ -42,8 +42,8 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     let facts: Vec<F> = sqlx::query(
         "SELECT id, text, priority, embedding,
                 (GREATEST(updated_at, COALESCE(last_accessed_at, updated_at)) >= $2) AS recent
-         FROM facts
-         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+         FROM live_facts
+         WHERE user_id = $1
            AND embedding IS NOT NULL
          ORDER BY id",
     )

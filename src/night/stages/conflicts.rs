@@ -49,8 +49,8 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     .fetch_one(&mut *conn)
     .await?;
     let new_facts: Vec<Live> = sqlx::query(
-        "SELECT id, text, category, valid_from, embedding FROM facts
-         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+        "SELECT id, text, category, valid_from, embedding FROM live_facts
+         WHERE user_id = $1
            AND embedding IS NOT NULL
            AND (id > $2 OR id IN (SELECT fact_id FROM night_candidates WHERE run_id = $3 AND outcome = 'merged'))
          ORDER BY valid_from, id",
@@ -75,9 +75,8 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     let mut seen: HashSet<(i64, i64)> = HashSet::new();
     for n in &new_facts {
         let older = sqlx::query(
-            "SELECT id, text, 1 - (embedding <=> $3) AS similarity FROM facts
+            "SELECT id, text, 1 - (embedding <=> $3) AS similarity FROM live_facts
              WHERE user_id = $1 AND category = $2 AND id <> $4
-               AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
                AND embedding IS NOT NULL
                AND (valid_from < $5 OR (valid_from = $5 AND id < $4))
                AND 1 - (embedding <=> $3) >= $6 AND 1 - (embedding <=> $3) < $7
@@ -102,9 +101,8 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         // The same slot of the user's life, whatever the category the model gave each.
         if let Some(slot) = slots::slot(&n.text) {
             let same_slot = sqlx::query(
-                "SELECT id, text FROM facts
+                "SELECT id, text FROM live_facts
                  WHERE user_id = $1 AND id <> $3
-                   AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
                    AND embedding IS NOT NULL
                    AND (valid_from < $4 OR (valid_from = $4 AND id < $3))
                    AND 1 - (embedding <=> $2) >= $5 AND 1 - (embedding <=> $2) < $6

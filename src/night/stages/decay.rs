@@ -15,8 +15,8 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     lock_user(&mut tx, cx.user_id).await?;
     let rows = sqlx::query(
         "SELECT id, text, priority, kind, created_at, updated_at, last_accessed_at, access_count
-         FROM facts
-         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+         FROM live_facts
+         WHERE user_id = $1
            AND priority < 5",
     )
     .bind(cx.user_id)

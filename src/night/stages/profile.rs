@@ -14,8 +14,8 @@ const MAX_FACTS: i64 = 60;
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
     let rows = sqlx::query(
-        "SELECT id, text FROM facts
-         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL
+        "SELECT id, text FROM live_facts
+         WHERE user_id = $1
            AND priority >= 4
          ORDER BY priority DESC, updated_at DESC, id LIMIT $2",
     )
