@@ -33,6 +33,10 @@ const NO_WEB: &str = "🌐 *I can't search the web here, so this comes from what
 const SEARCH_FAILED: &str = "🌐 *I couldn't get anything from the web search just now, so this comes from what I already know and may be out of date.*";
 const UNSURE: &str = "🤔 *I'm not sure about this one.*";
 
+/// The lines 3AM itself puts before a hedged answer (not the model's words: a benchmark
+/// judging the model's reply leaves them out).
+pub const PREFACES: [&str; 3] = [NO_WEB, SEARCH_FAILED, UNSURE];
+
 /// The bot's own line before a hedged answer.
 fn preface(decision: &GateDecision) -> Option<&'static str> {
     match (decision.action, decision.hedge) {

@@ -167,6 +167,11 @@ async fn play(
                 .map(|s| s.text.as_str())
                 .collect::<Vec<_>>()
                 .join("\n\n");
+            // 3AM's own "not sure" line comes before many hedged replies; it is not the
+            // model repeating itself.
+            let model_words = crate::assistant::gate_step::PREFACES
+                .iter()
+                .fold(reply.clone(), |r, p| r.replace(p, ""));
             assistant.settle().await;
 
             let earlier_messages: Vec<&str> = transcript.said.iter().map(String::as_str).collect();
@@ -180,7 +185,7 @@ async fn play(
                 small_talk: crate::gate::rules::classify(&turn.say)
                     == Some(crate::gate::rules::TextRule::SmallTalk),
             })
-            .check(&reply);
+            .check(model_words.trim());
             let guard = guard_record(pool, &event_id).await?;
 
             let export = crate::memory::export(pool, &user).await?;
@@ -195,7 +200,7 @@ async fn play(
                 })
                 .collect();
             transcript.said.push(turn.say.clone());
-            transcript.read.push(reply.clone());
+            transcript.read.push(model_words.trim().to_owned());
             judge_new_facts(
                 &export,
                 p,
