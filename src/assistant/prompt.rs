@@ -179,7 +179,9 @@ pub fn conversation(history: &[Turn], start: usize) -> Vec<Turn> {
     let mut kept: Vec<Turn> = Vec::new();
     for (i, t) in history.iter().enumerate().skip(start) {
         if t.role == Role::Assistant {
-            let before: Vec<&str> = history[..i]
+            // Judged against what the user wrote within the window only: a guard per past
+            // reply over the whole history cost a turn 0.1 s at 300 exchanges (debug build).
+            let before: Vec<&str> = history[start..i]
                 .iter()
                 .filter(|x| x.role == Role::User)
                 .map(|x| x.text.as_str())

@@ -47,7 +47,8 @@ data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\nd
 const DRAFT: &str = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ok\"},\"finish_reason\":\"length\",\"logprobs\":{\"content\":[{\"token\":\"ok\",\"logprob\":-0.01,\"top_logprobs\":[{\"token\":\"ok\",\"logprob\":-0.01}]}]}}]}";
 
 /// Keep-alive HTTP/1.1, just enough for reqwest: read a request, answer with a fixed stream
-/// (or, for a non-streamed chat request, the draft). Only streamed requests are logged.
+/// (or, for a non-streamed chat request, the draft; for `/tokenize`, token ids as
+/// llama-server does). Only streamed requests are logged.
 async fn serve_connection(mut sock: tokio::net::TcpStream, log: Arc<Mutex<Vec<Instant>>>) {
     let mut buf = Vec::with_capacity(64 * 1024);
     loop {
@@ -83,7 +84,15 @@ async fn serve_connection(mut sock: tokio::net::TcpStream, log: Arc<Mutex<Vec<In
         let body = String::from_utf8_lossy(&buf[body_start..body_start + len]).into_owned();
         buf.drain(..body_start + len);
         let streamed = body.contains("\"stream\":true");
-        let resp = if !streamed && head.starts_with("post /v1/chat/completions") {
+        let resp = if head.starts_with("post /tokenize") {
+            // Like llama-server: one token id per piece of the text (about 4 bytes each).
+            let n = body.len() / 4 + 1;
+            let json = format!("{{\"tokens\":[{}]}}", vec!["1"; n].join(","));
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
+                json.len()
+            )
+        } else if !streamed && head.starts_with("post /v1/chat/completions") {
             format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{DRAFT}",
                 DRAFT.len()
