@@ -481,21 +481,16 @@ impl Assistant {
     /// outage delays an event instead of losing it.
     pub(crate) async fn with_db_retry<T, F, Fut>(&self, what: &str, op: F) -> anyhow::Result<T>
     where
-        F: Fn() -> Fut,
+        F: FnMut() -> Fut,
         Fut: std::future::Future<Output = sqlx::Result<T>>,
     {
-        let deadline = tokio::time::Instant::now() + self.timing.db_patience;
-        let mut delay = Duration::from_millis(200);
-        loop {
-            match op().await {
-                Ok(v) => return Ok(v),
-                Err(e) if crate::db::is_transient(&e) && tokio::time::Instant::now() < deadline => {
-                    tracing::warn!(error = %e, "database unavailable while trying to {what}; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => return Err(anyhow::Error::new(e).context(format!("could not {what}"))),
-            }
-        }
+        use backon::Retryable;
+        op.retry(crate::db::patient_backoff(self.timing.db_patience))
+            .when(crate::db::is_transient)
+            .notify(|e, _| {
+                tracing::warn!(error = %e, "database unavailable while trying to {what}; retrying")
+            })
+            .await
+            .map_err(|e| anyhow::Error::new(e).context(format!("could not {what}")))
     }
 }

@@ -58,25 +58,28 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError>
         })
 }
 
+/// Exponential backoff from 0.2 s to 5 s between attempts, giving up once `patience` of
+/// waiting is spent: how 3AM waits out a database that is restarting.
+pub fn patient_backoff(patience: Duration) -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times()
+        .with_total_delay(Some(patience))
+}
+
 /// Connects, waiting out a database that is still starting (or restarting).
 pub async fn connect_with_retry(
     url: &str,
     max_connections: u32,
     patience: Duration,
 ) -> Result<PgPool, DbError> {
-    let deadline = tokio::time::Instant::now() + patience;
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match connect(url, max_connections).await {
-            Ok(pool) => return Ok(pool),
-            Err(DbError::Connect { target, source }) if tokio::time::Instant::now() < deadline => {
-                tracing::warn!(%target, error = %source, "database not reachable yet; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    use backon::Retryable;
+    (|| connect(url, max_connections))
+        .retry(patient_backoff(patience))
+        .when(|e| matches!(e, DbError::Connect { .. }))
+        .notify(|e, _| tracing::warn!(error = %e, "database not reachable yet; retrying"))
+        .await
 }
 
 /// Worth retrying: the database was unreachable, restarting or dropped the connection,

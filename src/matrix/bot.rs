@@ -220,21 +220,18 @@ pub async fn run(
 }
 
 async fn sync_until_ok(client: &Client, shutdown: &CancellationToken) {
-    let mut delay = Duration::from_secs(1);
-    while !shutdown.is_cancelled() {
-        // No long-poll: with a restored token and nothing new it would wait 30 s.
-        match client
-            .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-            .await
-        {
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?delay, "initial sync failed");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-        }
-    }
+    use backon::Retryable;
+    // No long-poll: with a restored token and nothing new it would wait 30 s.
+    let _ = (|| client.sync_once(SyncSettings::default().timeout(Duration::ZERO)))
+        .retry(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_secs(1))
+                .with_max_delay(Duration::from_secs(30))
+                .without_max_times(),
+        )
+        .when(|_| !shutdown.is_cancelled())
+        .notify(|e, delay| tracing::warn!(error = %e, retry_in = ?delay, "initial sync failed"))
+        .await;
 }
 
 /// One queue and worker per room: a room's jobs run in order, rooms run side by side.
@@ -419,21 +416,22 @@ fn register_handlers(
 
 /// Synapse can refuse a join that races the invite; retry for a while, as a person would.
 async fn join_with_retry(room: Room, inviter: OwnedUserId) {
-    let mut delay = Duration::from_millis(500);
-    for attempt in 1..=8 {
-        match room.join().await {
-            Ok(()) => {
-                tracing::info!(room_id = %room.room_id(), %inviter, "joined on invite");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(room_id = %room.room_id(), attempt, error = %e, "join failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-        }
+    use backon::Retryable;
+    let joined = (|| room.join())
+        .retry(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(500))
+                .with_max_delay(Duration::from_secs(30))
+                .with_max_times(7),
+        )
+        .notify(
+            |e, _| tracing::warn!(room_id = %room.room_id(), error = %e, "join failed; retrying"),
+        )
+        .await;
+    match joined {
+        Ok(()) => tracing::info!(room_id = %room.room_id(), %inviter, "joined on invite"),
+        Err(_) => tracing::error!(room_id = %room.room_id(), "gave up joining"),
     }
-    tracing::error!(room_id = %room.room_id(), "gave up joining");
 }
 
 fn to_incoming_message(
@@ -519,20 +517,18 @@ impl MatrixOutbox {
         content: serde_json::Value,
     ) -> Result<String, OutboxError> {
         let room = self.room(room_id)?;
-        let mut delay = Duration::from_millis(500);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match room.send_raw("m.room.message", content.clone()).await {
-                Ok(resp) => return Ok(resp.response.event_id.to_string()),
-                Err(e) if attempt < 8 => {
-                    tracing::warn!(error = %e, attempt, "sending failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(15));
-                }
-                Err(e) => return Err(OutboxError(format!("could not send to {room_id}: {e}"))),
-            }
-        }
+        use backon::Retryable;
+        (|| async { room.send_raw("m.room.message", content.clone()).await })
+            .retry(
+                backon::ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(500))
+                    .with_max_delay(Duration::from_secs(15))
+                    .with_max_times(7),
+            )
+            .notify(|e, _| tracing::warn!(error = %e, "sending failed; retrying"))
+            .await
+            .map(|resp| resp.response.event_id.to_string())
+            .map_err(|e| OutboxError(format!("could not send to {room_id}: {e}")))
     }
 }
 
