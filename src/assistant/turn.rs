@@ -229,11 +229,9 @@ impl Assistant {
             .await?;
         let tz = self
             .with_db_retry("read the user's time zone", || {
-                store::users::timezone(&self.db, &p.user_id)
+                crate::night::user_timezone(&self.db, &self.cfg.schedule, &p.user_id)
             })
-            .await?
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| self.cfg.schedule.timezone());
+            .await?;
         let now = chrono::Utc::now();
         let mut opts = crate::memory::RetrieveOptions::new(now);
         opts.k = MEMORIES;

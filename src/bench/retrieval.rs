@@ -129,10 +129,7 @@ struct Row {
 
 /// Loads each size and times the queries (the embedding half is timed by the caller).
 async fn run(pool: &PgPool, sizes: &[usize]) -> anyhow::Result<Vec<Row>> {
-    sqlx::query("INSERT INTO users (user_id) VALUES ($1)")
-        .bind(USER)
-        .execute(pool)
-        .await?;
+    crate::store::users::ensure(pool, USER).await?;
     let mut loaded = 0usize;
     let mut rows = Vec::new();
     for &size in sizes {

@@ -133,7 +133,7 @@ pub async fn store_embedded(
 ) -> Result<Vec<StoreOutcome>, MemoryError> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
-    ensure_user(&mut *tx, user_id).await?;
+    crate::store::users::ensure(&mut *tx, user_id).await?;
     exact_vector_order(&mut tx).await?;
     // Decide redeliveries against the state before this call: the facts of one exchange all
     // share its source ids, and the first one inserted must not hide the others.
@@ -358,19 +358,6 @@ pub(crate) async fn exact_vector_order(
 ) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
         .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Facts reference `users`; memory can be written before the chat layer saw the user (a
-/// replay, a benchmark), so make sure the row exists.
-pub(crate) async fn ensure_user<'e, E>(exec: E, user_id: &str) -> Result<(), sqlx::Error>
-where
-    E: sqlx::PgExecutor<'e>,
-{
-    sqlx::query("INSERT INTO users (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
-        .bind(user_id)
-        .execute(exec)
         .await?;
     Ok(())
 }

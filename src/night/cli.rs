@@ -29,11 +29,7 @@ async fn users(pool: &PgPool, user: Option<&str>) -> anyhow::Result<Vec<String>>
     if let Some(u) = user {
         return Ok(vec![u.to_owned()]);
     }
-    Ok(
-        sqlx::query_scalar("SELECT user_id FROM users ORDER BY user_id")
-            .fetch_all(pool)
-            .await?,
-    )
+    Ok(crate::store::users::all(pool).await?)
 }
 
 /// `threeam night [--now] [--user U]`; returns false if a run failed.

@@ -326,10 +326,7 @@ async fn open_run(
     now: DateTime<Utc>,
 ) -> Result<Option<(i64, Option<Stage>)>, sqlx::Error> {
     let mut tx = conn.begin().await?;
-    sqlx::query("INSERT INTO users (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    crate::store::users::ensure(&mut *tx, user_id).await?;
     let existing = sqlx::query(
         "SELECT id, stage, status, stats FROM night_runs WHERE user_id = $1 AND night_date = $2 FOR UPDATE",
     )

@@ -79,19 +79,6 @@ pub async fn user_timezone(
         .unwrap_or_else(|| schedule.timezone()))
 }
 
-/// Sets the user's time zone (an IANA name, already validated).
-pub async fn set_timezone(db: &PgPool, user_id: &str, tz: Tz) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO users (user_id, timezone) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO UPDATE SET timezone = EXCLUDED.timezone",
-    )
-    .bind(user_id)
-    .bind(tz.name())
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// Runs the user's night now (`!night`, `threeam night --now`): the latest scheduled night,
 /// resumed if it is unfinished, or run again as a second pass if it is done.
 pub async fn run_now(

@@ -136,18 +136,11 @@ impl Scheduler {
         now: DateTime<Utc>,
         default_tz: Tz,
     ) -> anyhow::Result<Vec<(String, NaiveDate)>> {
-        let users = sqlx::query(
-            "SELECT u.user_id, u.timezone, u.created_at FROM users u
-             WHERE EXISTS (SELECT 1 FROM rooms r WHERE r.user_id = u.user_id AND r.left_at IS NULL)
-             ORDER BY u.user_id",
-        )
-        .fetch_all(&self.db)
-        .await?;
+        let users = crate::store::users::with_rooms(&self.db).await?;
         let mut due = Vec::new();
         for u in users {
-            let user_id: String = u.get("user_id");
-            let created_at: DateTime<Utc> = u.get("created_at");
-            let tz = schedule::parse_tz(u.get::<&str, _>("timezone"), default_tz);
+            let (user_id, created_at) = (u.user_id, u.created_at);
+            let tz = schedule::parse_tz(&u.timezone, default_tz);
             let (date, at) = schedule::last_occurrence(now, self.schedule.night(), tz);
             if at < created_at {
                 // That night came before we knew the user; theirs is the next one.

@@ -14,11 +14,63 @@ pub async fn upsert_user(pool: &PgPool, user_id: &str, default_tz: &str) -> sqlx
     Ok(())
 }
 
+/// Makes sure the user's row exists: memory can be written before the chat layer saw the
+/// user (a replay, a benchmark, a night started from the command line).
+pub async fn ensure<'e, E>(exec: E, user_id: &str) -> sqlx::Result<()>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    sqlx::query("INSERT INTO users (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
+        .bind(user_id)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// Every user id, sorted.
+pub async fn all(pool: &PgPool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT user_id FROM users ORDER BY user_id")
+        .fetch_all(pool)
+        .await
+}
+
+/// A user the scheduler looks after.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScheduledUser {
+    pub user_id: String,
+    pub timezone: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Users with at least one room they have not left, sorted by id.
+pub async fn with_rooms(pool: &PgPool) -> sqlx::Result<Vec<ScheduledUser>> {
+    sqlx::query_as(
+        "SELECT u.user_id, u.timezone, u.created_at FROM users u
+         WHERE EXISTS (SELECT 1 FROM rooms r WHERE r.user_id = u.user_id AND r.left_at IS NULL)
+         ORDER BY u.user_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 pub async fn timezone(pool: &PgPool, user_id: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT timezone FROM users WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(pool)
         .await
+}
+
+/// Sets the user's time zone (an IANA name, already validated).
+pub async fn set_timezone(pool: &PgPool, user_id: &str, zone: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO users (user_id, timezone) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET timezone = EXCLUDED.timezone",
+    )
+    .bind(user_id)
+    .bind(zone)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Records `room_id` as `owner`'s room. A room already owned by someone else keeps its owner:

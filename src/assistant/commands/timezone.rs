@@ -41,7 +41,7 @@ impl Timezone {
             }
             Some(zone) => match parse_zone(zone) {
                 Some(tz) => {
-                    night::set_timezone(&a.db, &m.sender, tz).await?;
+                    crate::store::users::set_timezone(&a.db, &m.sender, tz.name()).await?;
                     let now = chrono::Utc::now().with_timezone(&tz);
                     format!(
                         "Time zone set to **{}** (it's {} there now). My night runs at {} and your digest arrives at {} in it.",

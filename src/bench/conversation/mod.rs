@@ -120,8 +120,15 @@ async fn play(
     );
     store::users::upsert_user(pool, &user, &p.timezone).await?;
     store::users::claim_room(pool, &room, &user, true).await?;
-    crate::night::set_timezone(pool, &user, p.timezone.parse().map_err(anyhow::Error::msg)?)
-        .await?;
+    crate::store::users::set_timezone(
+        pool,
+        &user,
+        p.timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(anyhow::Error::msg)?
+            .name(),
+    )
+    .await?;
 
     let mut transcript = Transcript::default();
     let mut judged: HashSet<i64> = HashSet::new();

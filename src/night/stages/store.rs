@@ -11,7 +11,7 @@ use serde_json::json;
 use sqlx::{Connection, PgConnection, Row};
 
 use crate::memory::fact::{Category, Kind, NewFact};
-use crate::memory::store::{StoreOutcome, ensure_user, exact_vector_order, lock_user, store_one};
+use crate::memory::store::{StoreOutcome, exact_vector_order, lock_user, store_one};
 use crate::night::cycle::{Ctx, Stage};
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
@@ -42,7 +42,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
 
     let mut tx = conn.begin().await?;
     lock_user(&mut tx, cx.user_id).await?;
-    ensure_user(&mut *tx, cx.user_id).await?;
+    crate::store::users::ensure(&mut *tx, cx.user_id).await?;
     exact_vector_order(&mut tx).await?;
     let mut counts: HashMap<&'static str, usize> = HashMap::new();
     for ((cid, fact), vector) in candidates.iter().zip(vectors) {
