@@ -58,16 +58,6 @@ pub async fn unsent(db: &PgPool, since: NaiveDate) -> sqlx::Result<Vec<(StoredDi
     .collect())
 }
 
-/// The room the user talks to the bot in (the most recently joined one they have not left).
-pub async fn user_room(db: &PgPool, user_id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT room_id FROM rooms WHERE user_id = $1 AND left_at IS NULL ORDER BY joined_at DESC LIMIT 1",
-    )
-    .bind(user_id)
-    .fetch_optional(db)
-    .await
-}
-
 /// What happened to a digest handed to [`deliver`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -83,7 +73,7 @@ pub async fn deliver(
     d: &StoredDigest,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Delivery> {
-    let Some(room) = user_room(db, &d.user_id).await? else {
+    let Some(room) = crate::store::users::current_room(db, &d.user_id).await? else {
         return Ok(Delivery::NoRoom);
     };
     let claimed = sqlx::query("UPDATE digests SET sent_at = $2 WHERE id = $1 AND sent_at IS NULL")

@@ -53,6 +53,16 @@ pub async fn with_rooms(pool: &PgPool) -> sqlx::Result<Vec<ScheduledUser>> {
     .await
 }
 
+/// The room the user talks to the bot in (the most recently joined one they have not left).
+pub async fn current_room(pool: &PgPool, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT room_id FROM rooms WHERE user_id = $1 AND left_at IS NULL ORDER BY joined_at DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
 pub async fn timezone(pool: &PgPool, user_id: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT timezone FROM users WHERE user_id = $1")
         .bind(user_id)
