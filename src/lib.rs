@@ -9,6 +9,7 @@ pub mod assistant;
 pub mod behaviour;
 pub mod bench;
 pub mod chat;
+pub mod client;
 pub mod cluster;
 pub mod confidence;
 pub mod config;

@@ -35,7 +35,7 @@ enum Command {
     /// Check the database, homeserver, chat and embedding servers; one line per check.
     Doctor,
     /// A terminal Matrix client: talk to the bot as the demo user (or another account).
-    Client(threeam::matrix::terminal::ClientArgs),
+    Client(threeam::client::terminal::ClientArgs),
     /// Torque Clustering of a file of points (one row per point, whitespace-separated; gzip allowed).
     Cluster(threeam::cluster::cli::ClusterArgs),
     /// The night cycle: show each user's schedule, or run it now (`--now`).
@@ -162,7 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(args) => {
-            threeam::matrix::terminal::run(args).await?;
+            threeam::client::terminal::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Cluster(args) => {

@@ -76,7 +76,7 @@ async fn homeserver_restart_and_database_outage_lose_nothing_and_repeat_nothing(
 
 /// Right after a restart the homeserver may refuse a request or two.
 async fn send_retrying(
-    human: &threeam::matrix::human::Human,
+    human: &threeam::client::human::Human,
     room: &matrix_sdk::ruma::RoomId,
     body: &str,
 ) -> matrix_sdk::ruma::OwnedEventId {

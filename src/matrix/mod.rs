@@ -1,10 +1,9 @@
-//! Everything that knows about Matrix lives here: the bot's side (`bot`), a scripted user for
-//! tests and the terminal client (`human`, `terminal`), and account helpers.
+//! The bot's side of Matrix, the only part of the bot that knows it: login and sync (`bot`),
+//! the allow-list, how messages look (`format`), and account helpers. The user's side (a
+//! scripted user for tests, the terminal client) is in `crate::client`.
 
 pub mod allow;
 pub mod bot;
 pub mod format;
-pub mod human;
 pub mod probe;
 pub mod register;
-pub mod terminal;

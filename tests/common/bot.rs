@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use threeam::assistant::Timing;
+use threeam::client::human::Human;
 use threeam::config::Config;
-use threeam::matrix::human::Human;
 use threeam::matrix::register::register_user;
 use tokio_util::sync::CancellationToken;
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use threeam::matrix::human::{Human, HumanError};
+use threeam::client::human::{Human, HumanError};
 use threeam::matrix::register::register_user;
 
 const T: Duration = Duration::from_secs(30);
