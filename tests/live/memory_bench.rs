@@ -3,9 +3,11 @@
 //! created and dropped, numbers in range). The ignored ones are the real runs on the stack:
 //!
 //! ```text
-//! cargo test --release --test memory_bench -- --ignored --nocapture
-//! THREEAM_LOCOMO_FILE=../shared/data/locomo/locomo-dev5.json   (the default)
+//! THREEAM_LOCOMO_FILE=/path/to/locomo.json cargo test --release --test live -- --ignored --nocapture memory_bench
 //! ```
+//!
+//! The LoCoMo file is `data/locomo10.json` from github.com/snap-research/locomo
+//! (non-commercial licence, so not in this repository), or a subset in the same format.
 
 use crate::common::stack_env;
 use crate::common::stub_llm::StubLlm;
@@ -117,15 +119,10 @@ fn real_llm() -> LlmClient {
 /// The real run (about a minute). Measured with the stack's MiniLM: session recall@10 0.951
 /// when one evidence session must be found (the target is 0.95), 0.867 when every one must.
 #[tokio::test]
-#[ignore = "about a minute, and needs the LoCoMo file from ../shared/data"]
+#[ignore = "about a minute, and needs the LoCoMo file in THREEAM_LOCOMO_FILE"]
 async fn real_locomo_evidence_recall() {
-    let file = std::env::var("THREEAM_LOCOMO_FILE").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/locomo/locomo-dev5.json"
-        )
-        .into()
-    });
+    let file = std::env::var("THREEAM_LOCOMO_FILE")
+        .expect("set THREEAM_LOCOMO_FILE to a LoCoMo JSON file (github.com/snap-research/locomo)");
     let extract = std::env::var("THREEAM_LOCOMO_EXTRACT").is_ok_and(|v| v == "1");
     let report = bench_locomo(
         &stack_env("THREEAM_DATABASE_URL"),

@@ -2,7 +2,7 @@
 //! its NMI against the groups the points were drawn from, frozen to three decimals so any
 //! change to the method shows; and the numbering every result keeps.
 
-use threeam::cluster::{Options, cluster, metrics};
+use threeam::cluster::{Clustering, Options, cluster, metrics};
 
 use super::shapes;
 
@@ -46,15 +46,21 @@ fn labels_are_numbered_by_smallest_member() {
     for set in shapes::all() {
         let name = set.name;
         let result = cluster(&set.points, &Options::default()).unwrap();
-        let mut next = 1;
-        for &label in &result.labels {
-            assert!(label <= next, "{name}: label {label} before {next}");
-            if label == next {
-                next += 1;
-            }
-        }
-        assert_eq!(next - 1, result.k, "{name}");
-        assert_eq!(result.connections.len(), set.points.len() - 1, "{name}");
-        assert_eq!(result.cut, result.k - 1, "{name}");
+        assert_numbered(name, &result, set.points.len());
     }
+}
+
+/// Labels 1..=k first appear in order, the hierarchy has n - 1 connections, and the cut
+/// leaves k clusters. Shared with the published sets' test.
+pub fn assert_numbered(name: &str, result: &Clustering, n: usize) {
+    let mut next = 1;
+    for &label in &result.labels {
+        assert!(label <= next, "{name}: label {label} before {next}");
+        if label == next {
+            next += 1;
+        }
+    }
+    assert_eq!(next - 1, result.k, "{name}");
+    assert_eq!(result.connections.len(), n - 1, "{name}");
+    assert_eq!(result.cut, result.k - 1, "{name}");
 }

@@ -37,6 +37,26 @@ pub fn assert_agree<T: Coordinate>(points: &Points<T>, options: &Options, what: 
     }
 }
 
+/// Noise detection, a forced count with noise, and the cosine metric: the options the
+/// default-only checks leave out.
+pub fn unusual_options() -> [Options; 3] {
+    [
+        Options {
+            noise: true,
+            ..Options::default()
+        },
+        Options {
+            k: Some(5),
+            noise: true,
+            ..Options::default()
+        },
+        Options {
+            metric: Metric::Cosine,
+            ..Options::default()
+        },
+    ]
+}
+
 #[test]
 fn every_generated_set_agrees_with_the_oracle() {
     let sets = super::shapes::all();
@@ -54,21 +74,7 @@ fn noise_and_forced_counts_agree_with_the_oracle_on_generated_sets() {
         super::shapes::moons(),
         super::shapes::rings(),
     ] {
-        for options in [
-            Options {
-                noise: true,
-                ..Options::default()
-            },
-            Options {
-                k: Some(5),
-                noise: true,
-                ..Options::default()
-            },
-            Options {
-                metric: Metric::Cosine,
-                ..Options::default()
-            },
-        ] {
+        for options in unusual_options() {
             assert_agree(&set.points, &options, set.name);
         }
     }

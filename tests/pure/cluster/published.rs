@@ -3,14 +3,15 @@
 //! this repository): the reference results of issue 4 (exact cluster counts in automatic
 //! mode, the best NMI over each set's `labels*` files) and agreement with the oracle.
 //! Ignored unless asked for: `THREEAM_CLUSTERING_DATA=/path/to/clustering cargo test
-//! --test pure -- --ignored cluster::shared::`; `scripts/test` runs them when `../shared/data/
-//! clustering` is there.
+//! --test pure -- --ignored cluster::published::`; `scripts/test` runs them when it finds
+//! the sets (see its THREEAM_CLUSTERING_DATA).
 
 use std::path::{Path, PathBuf};
 
-use threeam::cluster::{Metric, Options, cluster, io, metrics};
+use threeam::cluster::{Options, cluster, io, metrics};
 
-use super::oracle::{ORACLE_MAX_POINTS, assert_agree};
+use super::datasets::assert_numbered;
+use super::oracle::{ORACLE_MAX_POINTS, assert_agree, unusual_options};
 
 fn data_root() -> PathBuf {
     let root = std::env::var_os("THREEAM_CLUSTERING_DATA")
@@ -94,22 +95,13 @@ fn labels_are_numbered_by_smallest_member() {
     for (group, name, _, _) in EXPECTED {
         let points = io::read_points(&root.join(group).join(format!("{name}.data.gz"))).unwrap();
         let result = cluster(&points, &Options::default()).unwrap();
-        let mut next = 1;
-        for &label in &result.labels {
-            assert!(label <= next, "{name}: label {label} before {next}");
-            if label == next {
-                next += 1;
-            }
-        }
-        assert_eq!(next - 1, result.k, "{name}");
-        assert_eq!(result.connections.len(), points.len() - 1, "{name}");
-        assert_eq!(result.cut, result.k - 1, "{name}");
+        assert_numbered(name, &result, points.len());
     }
 }
 
 #[test]
 #[ignore = "needs the published clustering sets in THREEAM_CLUSTERING_DATA"]
-fn every_shared_set_small_enough_agrees_with_the_oracle() {
+fn every_published_set_small_enough_agrees_with_the_oracle() {
     let root = data_root();
     let mut checked = 0;
     for group in ["sipu", "fcps", "graves"] {
@@ -128,30 +120,16 @@ fn every_shared_set_small_enough_agrees_with_the_oracle() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 29, "shared sets within the oracle limit");
+    assert_eq!(checked, 29, "published sets within the oracle limit");
 }
 
 #[test]
 #[ignore = "needs the published clustering sets in THREEAM_CLUSTERING_DATA"]
-fn noise_and_forced_counts_agree_with_the_oracle_on_shared_sets() {
+fn noise_and_forced_counts_agree_with_the_oracle_on_published_sets() {
     let root = data_root();
     for name in ["sipu/compound", "fcps/target", "graves/ring_outliers"] {
         let points = io::read_points(&root.join(format!("{name}.data.gz"))).unwrap();
-        for options in [
-            Options {
-                noise: true,
-                ..Options::default()
-            },
-            Options {
-                k: Some(5),
-                noise: true,
-                ..Options::default()
-            },
-            Options {
-                metric: Metric::Cosine,
-                ..Options::default()
-            },
-        ] {
+        for options in unusual_options() {
             assert_agree(&points, &options, name);
         }
     }
