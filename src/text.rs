@@ -105,6 +105,14 @@ pub fn is_first_person(w: &str) -> bool {
     )
 }
 
+/// "we", "our": someone speaking for their household ("our dog Biscuit").
+pub fn is_first_person_plural(w: &str) -> bool {
+    matches!(
+        w,
+        "we" | "our" | "ours" | "us" | "wir" | "unser" | "unsere" | "uns"
+    )
+}
+
 /// Words that address the listener.
 pub fn is_second_person(w: &str) -> bool {
     matches!(

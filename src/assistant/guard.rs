@@ -23,7 +23,8 @@
 use std::collections::HashSet;
 
 use crate::text::{
-    close, is_first_person, is_second_person, is_stop_word, self_names, word_spans, words,
+    close, is_first_person, is_first_person_plural, is_second_person, is_stop_word, self_names,
+    word_spans, words,
 };
 
 /// An echo is this many consecutive words (or more) copied from the user.
@@ -461,14 +462,6 @@ fn clauses(text: &str) -> Vec<Vec<String>> {
         .map(words)
         .filter(|c| !c.is_empty())
         .collect()
-}
-
-/// "we", "our": the user speaking for their household ("our dog Biscuit").
-fn is_first_person_plural(w: &str) -> bool {
-    matches!(
-        w,
-        "we" | "our" | "ours" | "us" | "wir" | "unser" | "unsere" | "uns"
-    )
 }
 
 /// The content words in the [`CLAIM_WINDOW`] words after the first-person word at `i`.
