@@ -256,7 +256,7 @@ impl Assistant {
             });
         let profile = self
             .with_db_retry("read the behaviour profile", || {
-                store::behaviour::current_profile(&self.db, &p.user_id)
+                crate::behaviour::store::current_profile(&self.db, &p.user_id)
             })
             .await?;
         let last_reply = self

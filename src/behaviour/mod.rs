@@ -13,9 +13,12 @@ mod auroc;
 mod experience;
 mod profile;
 mod stats;
-mod tags;
+pub mod store;
 mod update;
 
+pub use crate::reaction_key::tags::{
+    HALLUCINATED, OFF_TOPIC, TAG_REACTIONS, TOO_VERBOSE, WRONG, reaction_for_tag, tag_for_reaction,
+};
 pub use auroc::{MIN_AUROC_PER_CLASS, MIN_AUROC_RATINGS, auroc};
 pub use experience::ExperienceSample;
 pub use profile::{
@@ -23,7 +26,4 @@ pub use profile::{
     VERBOSITY_BOUNDS, prompt_sentences,
 };
 pub use stats::{ActionCounts, ConfidenceBucket, Stats, stats};
-pub use tags::{
-    HALLUCINATED, OFF_TOPIC, TAG_REACTIONS, TOO_VERBOSE, WRONG, reaction_for_tag, tag_for_reaction,
-};
 pub use update::{MIN_EVIDENCE, THRESHOLD_STEP, VERBOSITY_STEP, WINDOW_DAYS, update};

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::tags::reaction_for_tag;
 use super::{BehaviourProfile, ExperienceSample, auroc};
 use crate::behaviour::auroc::{MIN_AUROC_PER_CLASS, MIN_AUROC_RATINGS};
 use crate::gate::GateAction;
+use crate::reaction_key::tags::reaction_for_tag;
 
 /// Buckets of width 0.2 over [0, 1]; the last one includes 1.0.
 const BUCKETS: usize = 5;

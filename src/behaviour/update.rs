@@ -60,9 +60,9 @@ use chrono::{DateTime, Duration, Utc};
 use super::profile::{
     ASK_THRESHOLD_BOUNDS, SEARCH_THRESHOLD_BOUNDS, THRESHOLD_GAP, VERBOSITY_BOUNDS,
 };
-use super::tags::{HALLUCINATED, OFF_TOPIC, TOO_VERBOSE, WRONG};
 use super::{BehaviourProfile, ExperienceSample};
 use crate::gate::{GateAction, UnsureAction};
+use crate::reaction_key::tags::{HALLUCINATED, OFF_TOPIC, TOO_VERBOSE, WRONG};
 
 /// Only the last two weeks count: older behaviour says little about today's.
 pub const WINDOW_DAYS: i64 = 14;

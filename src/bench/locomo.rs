@@ -449,7 +449,7 @@ async fn run(
         }
         // What autovacuum does in a running system: fresh statistics, which the full-text
         // term weights come from.
-        sqlx::query("ANALYZE facts").execute(pool).await?;
+        crate::memory::store::refresh_statistics(pool).await?;
         replay += start.elapsed();
 
         let start = Instant::now();
@@ -478,9 +478,7 @@ async fn run(
         skipped += conv.unreadable;
         query += start.elapsed();
     }
-    let facts: i64 = sqlx::query_scalar("SELECT count(*) FROM facts")
-        .fetch_one(pool)
-        .await?;
+    let facts = crate::memory::store::total(pool).await?;
     Ok(LocomoReport {
         conversations: conversations.len(),
         turns,

@@ -163,26 +163,38 @@ pub async fn run(database_url: &str, llm: &LlmClient, exchanges: usize) -> anyho
         let older = vec![
             NewFact::new("The user lives in Paris.", Category::Identity, 5),
             NewFact::new("The user works as a nurse.", Category::Work, 5),
-            NewFact::new("The user likes coffee in the morning.", Category::Preference, 3),
-            NewFact::new("The user's husband is called Marc.", Category::Relationship, 5),
-            NewFact::new("The user has a dentist appointment in March.", Category::Plan, 2),
+            NewFact::new(
+                "The user likes coffee in the morning.",
+                Category::Preference,
+                3,
+            ),
+            NewFact::new(
+                "The user's husband is called Marc.",
+                Category::Relationship,
+                5,
+            ),
+            NewFact::new(
+                "The user has a dentist appointment in March.",
+                Category::Plan,
+                2,
+            ),
         ]
         .into_iter()
         .enumerate()
-        .map(|(i, f)| f.with_sources([format!("$old{i}")]).observed_at(Utc::now() - Duration::days(120)))
+        .map(|(i, f)| {
+            f.with_sources([format!("$old{i}")])
+                .observed_at(Utc::now() - Duration::days(120))
+        })
         .collect();
         crate::memory::store_facts(pool, llm, USER, older).await?;
         // Those were in an earlier digest.
-        sqlx::query("INSERT INTO night_marks (user_id, fact_id) SELECT $1, max(id) FROM facts")
-            .bind(USER)
-            .execute(pool)
-            .await?;
+        crate::night::deliver::mark_facts_told(pool, USER).await?;
 
         let start = Utc::now() - Duration::hours(16);
         for (i, (q, a)) in synthetic_day(exchanges, 3).iter().enumerate() {
             let at = start + Duration::minutes(4 * i as i64);
             let ev = format!("$bench{i}");
-            crate::store::messages::store_user_message(
+            let stored = crate::store::messages::store_user_message(
                 pool,
                 &crate::store::messages::NewMessage {
                     user_id: USER,
@@ -196,17 +208,21 @@ pub async fn run(database_url: &str, llm: &LlmClient, exchanges: usize) -> anyho
                 },
             )
             .await?;
-            sqlx::query(
-                "INSERT INTO messages (user_id, room_id, event_id, role, body, in_reply_to, sent_at, reply_state)
-                 VALUES ($1, $2, $3, 'assistant', $4, $5, $6, 'none')",
+            let crate::store::messages::Stored::New(message_id) = stored else {
+                anyhow::bail!("the bench's database already held message {ev}");
+            };
+            crate::store::messages::record_reply(
+                pool,
+                &crate::store::messages::ReplyRecord {
+                    message_id,
+                    user_id: USER.into(),
+                    room_id: ROOM.into(),
+                    message_event_id: ev.clone(),
+                    part_event_ids: vec![format!("$reply{i}")],
+                    parts: vec![a.to_string()],
+                    ..Default::default()
+                },
             )
-            .bind(USER)
-            .bind(ROOM)
-            .bind(format!("$reply{i}"))
-            .bind(a)
-            .bind(&ev)
-            .bind(at + Duration::seconds(5))
-            .execute(pool)
             .await?;
         }
 
@@ -228,8 +244,15 @@ pub async fn run(database_url: &str, llm: &LlmClient, exchanges: usize) -> anyho
         let RunOutcome::Done(report) = outcome else {
             anyhow::bail!("the night did not complete: {outcome:?}");
         };
-        println!("night over {exchanges} exchanges (chat {}, embeddings {})", llm.chat_url(), llm.embedding_url());
-        println!("{:<10} {:>9} {:>12} {:>10}", "stage", "llm calls", "embed reqs", "seconds");
+        println!(
+            "night over {exchanges} exchanges (chat {}, embeddings {})",
+            llm.chat_url(),
+            llm.embedding_url()
+        );
+        println!(
+            "{:<10} {:>9} {:>12} {:>10}",
+            "stage", "llm calls", "embed reqs", "seconds"
+        );
         let (mut calls, mut embeds) = (0, 0);
         for st in Stage::ALL {
             let s = &report.stats[st.as_str()];
@@ -245,7 +268,13 @@ pub async fn run(database_url: &str, llm: &LlmClient, exchanges: usize) -> anyho
                 s["ms"].as_u64().unwrap_or(0) as f64 / 1000.0
             );
         }
-        println!("{:<10} {:>9} {:>12} {:>10.1}", "total", calls, embeds, wall.as_secs_f64());
+        println!(
+            "{:<10} {:>9} {:>12} {:>10.1}",
+            "total",
+            calls,
+            embeds,
+            wall.as_secs_f64()
+        );
         println!("\n{}", crate::night::summary(&report));
         if let Some(d) = &report.digest {
             println!("\n--- digest ---\n{d}");

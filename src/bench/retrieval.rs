@@ -20,13 +20,15 @@ use chrono::Utc;
 use pgvector::Vector;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sqlx::{Executor, PgPool};
+use sqlx::PgPool;
 
 use super::TempDatabase;
 use crate::db::EMBEDDING_DIM;
 use crate::llm::LlmClient;
+use crate::memory::fact::Category;
 use crate::memory::retrieve::{RetrieveOptions, retrieve_with_vector};
 use crate::memory::score::percentile;
+use crate::memory::store::{Embedded, insert_embedded, search_indexes};
 
 const USER: &str = "@bench:localhost";
 const QUERIES: usize = 200;
@@ -135,27 +137,13 @@ async fn run(pool: &PgPool, sizes: &[usize]) -> anyhow::Result<Vec<Row>> {
     for &size in sizes {
         let start = Instant::now();
         // Load like a restore: indexes dropped, rows in, indexes built once.
-        sqlx::query("DROP INDEX IF EXISTS facts_embedding_hnsw, facts_tsv_gin")
-            .execute(pool)
-            .await?;
+        search_indexes::drop(pool).await?;
         while loaded < size {
             let n = BATCH.min(size - loaded);
             insert_batch(pool, loaded as u64, n).await?;
             loaded += n;
         }
-        let mut conn = pool.acquire().await?;
-        conn.execute("SET maintenance_work_mem = '512MB'")
-            .await
-            .ok();
-        conn.execute(
-            "CREATE INDEX facts_embedding_hnsw ON facts USING hnsw (embedding vector_cosine_ops)",
-        )
-        .await?;
-        conn.execute("CREATE INDEX facts_tsv_gin ON facts USING gin (tsv) WITH (fastupdate = off)")
-            .await?;
-        // What autovacuum would have done by now: statistics (the term weights use them).
-        conn.execute("VACUUM ANALYZE facts").await?;
-        drop(conn);
+        search_indexes::build(pool).await?;
         let load = start.elapsed();
         eprintln!("loaded {size} facts in {:.1} s", load.as_secs_f64());
 
@@ -209,33 +197,17 @@ async fn run(pool: &PgPool, sizes: &[usize]) -> anyhow::Result<Vec<Row>> {
 
 /// Inserts synthetic facts `first .. first + n` in one statement.
 async fn insert_batch(pool: &PgPool, first: u64, n: usize) -> anyhow::Result<()> {
-    let mut texts = Vec::with_capacity(n);
-    let mut categories = Vec::with_capacity(n);
-    let mut priorities = Vec::with_capacity(n);
-    let mut vectors = Vec::with_capacity(n);
-    let mut days = Vec::with_capacity(n);
-    for i in first..first + n as u64 {
-        let (fact, _) = synthetic(i);
-        texts.push(fact);
-        categories.push(CATEGORIES[(i % CATEGORIES.len() as u64) as usize]);
-        priorities.push(1 + (i % 5) as i16);
-        vectors.push(Vector::from(unit_vector(i)));
-        days.push((i % 400) as i32);
-    }
-    sqlx::query(
-        "INSERT INTO facts (user_id, text, category, priority, embedding, created_at, updated_at, valid_from)
-         SELECT $1, t, c, p, e, now() - make_interval(days => d), now() - make_interval(days => d),
-                now() - make_interval(days => d)
-         FROM UNNEST($2::text[], $3::text[], $4::int2[], $5::vector[], $6::int4[]) AS u(t, c, p, e, d)",
-    )
-    .bind(USER)
-    .bind(&texts)
-    .bind(&categories)
-    .bind(&priorities)
-    .bind(&vectors)
-    .bind(&days)
-    .execute(pool)
-    .await?;
+    let now = Utc::now();
+    let facts: Vec<Embedded> = (first..first + n as u64)
+        .map(|i| Embedded {
+            text: synthetic(i).0,
+            category: Category::parse_lenient(CATEGORIES[(i % CATEGORIES.len() as u64) as usize]),
+            priority: 1 + (i % 5) as u8,
+            embedding: Vector::from(unit_vector(i)),
+            at: now - chrono::Duration::days((i % 400) as i64),
+        })
+        .collect();
+    insert_embedded(pool, USER, &facts).await?;
     Ok(())
 }
 

@@ -301,15 +301,7 @@ async fn unlink(
 ) -> Result<(), sqlx::Error> {
     match ids {
         Some(ids) => {
-            sqlx::query(
-                "UPDATE experience
-                 SET facts_used = ARRAY(SELECT x FROM unnest(facts_used) AS x WHERE x <> ALL($2))
-                 WHERE user_id = $1 AND facts_used && $2",
-            )
-            .bind(user_id)
-            .bind(ids)
-            .execute(&mut **tx)
-            .await?;
+            crate::store::feedback::forget_facts_used(tx, user_id, Some(ids)).await?;
             sqlx::query("DELETE FROM user_profile WHERE user_id = $1 AND source_fact_ids && $2")
                 .bind(user_id)
                 .bind(ids)
@@ -317,12 +309,7 @@ async fn unlink(
                 .await?;
         }
         None => {
-            sqlx::query(
-                "UPDATE experience SET facts_used = '{}' WHERE user_id = $1 AND facts_used <> '{}'",
-            )
-            .bind(user_id)
-            .execute(&mut **tx)
-            .await?;
+            crate::store::feedback::forget_facts_used(tx, user_id, None).await?;
             sqlx::query("DELETE FROM user_profile WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut **tx)

@@ -22,8 +22,10 @@
 //!
 //! Files: [`fact`] (types, pure), [`store`] (insert and merge), [`extract`] (the model call),
 //! [`score`] (fusion, boosts, packing; pure), [`retrieve`], [`control`] (the commands'
-//! data layer). Its benchmarks (latency, evidence recall on LoCoMo) live with the others, in `bench`.
+//! data layer), [`clusters`] (the topics' storage), [`upkeep`] (the night stages' reads and
+//! writes). Its benchmarks (latency, evidence recall on LoCoMo) live with the others, in `bench`.
 
+pub mod clusters;
 pub mod control;
 mod error;
 pub mod extract;
@@ -34,6 +36,7 @@ pub mod score;
 pub mod slots;
 pub mod statements;
 pub mod store;
+pub mod upkeep;
 
 pub use control::{
     ARCHIVED, UNCLUSTERED, export, find, forget, forget_everything, list_grouped, parse_ids,

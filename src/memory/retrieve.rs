@@ -491,13 +491,8 @@ pub async fn record_facts_used(
     message_event_id: &str,
     fact_ids: &[i64],
 ) -> Result<u64, MemoryError> {
-    Ok(sqlx::query(
-        "UPDATE experience SET facts_used = $3 WHERE user_id = $1 AND message_event_id = $2",
+    Ok(
+        crate::store::feedback::record_facts_used(pool, user_id, message_event_id, fact_ids)
+            .await?,
     )
-    .bind(user_id)
-    .bind(message_event_id)
-    .bind(fact_ids)
-    .execute(pool)
-    .await?
-    .rows_affected())
 }

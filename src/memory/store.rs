@@ -397,3 +397,91 @@ pub async fn profile(pool: &PgPool, user_id: &str) -> Result<Option<String>, Mem
             .filter(|t: &String| !t.trim().is_empty()),
     )
 }
+
+/// Refreshes the planner's statistics of `facts` (what autovacuum does in a running system;
+/// the full-text term weights come from them). For bulk loads such as imports and benchmarks.
+pub async fn refresh_statistics(pool: &PgPool) -> Result<(), MemoryError> {
+    sqlx::query("ANALYZE facts").execute(pool).await?;
+    Ok(())
+}
+
+/// How many facts are stored, of every user and in any state.
+pub async fn total(pool: &PgPool) -> Result<i64, MemoryError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM facts")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// A fact with its embedding ready, for bulk loading.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    pub text: String,
+    pub category: Category,
+    pub priority: u8,
+    pub embedding: Vector,
+    /// When it was learned (created, updated and valid from).
+    pub at: DateTime<Utc>,
+}
+
+/// Inserts ready-embedded facts for the user in one statement, without merging or the
+/// source-id check [`store_facts`] does: for bulk loads whose rows are known to be distinct.
+pub async fn insert_embedded(
+    pool: &PgPool,
+    user_id: &str,
+    facts: &[Embedded],
+) -> Result<u64, MemoryError> {
+    let texts: Vec<&str> = facts.iter().map(|f| f.text.as_str()).collect();
+    let categories: Vec<&str> = facts.iter().map(|f| f.category.as_str()).collect();
+    let priorities: Vec<i16> = facts.iter().map(|f| f.priority as i16).collect();
+    let vectors: Vec<&Vector> = facts.iter().map(|f| &f.embedding).collect();
+    let ats: Vec<DateTime<Utc>> = facts.iter().map(|f| f.at).collect();
+    Ok(sqlx::query(
+        "INSERT INTO facts (user_id, text, category, priority, embedding, created_at, updated_at, valid_from)
+         SELECT $1, t, c, p, e, a, a, a
+         FROM UNNEST($2::text[], $3::text[], $4::int2[], $5::vector[], $6::timestamptz[]) AS u(t, c, p, e, a)",
+    )
+    .bind(user_id)
+    .bind(&texts)
+    .bind(&categories)
+    .bind(&priorities)
+    .bind(&vectors)
+    .bind(&ats)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// The indexes recall searches `facts` with (vector and full text). A bulk load (a restore,
+/// a benchmark) drops them, inserts, and builds them once: several times faster than
+/// updating them row by row. The definitions match the migrations'.
+pub mod search_indexes {
+    use sqlx::{Executor, PgPool};
+
+    /// Drops both indexes (if present).
+    pub async fn drop(pool: &PgPool) -> sqlx::Result<()> {
+        sqlx::query("DROP INDEX IF EXISTS facts_embedding_hnsw, facts_tsv_gin")
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Builds both indexes and refreshes the statistics (what autovacuum would have done by
+    /// now; the full-text term weights use them).
+    pub async fn build(pool: &PgPool) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        // More memory makes the HNSW build much faster; a server that refuses keeps its own.
+        conn.execute("SET maintenance_work_mem = '512MB'")
+            .await
+            .ok();
+        conn.execute(
+            "CREATE INDEX IF NOT EXISTS facts_embedding_hnsw ON facts USING hnsw (embedding vector_cosine_ops)",
+        )
+        .await?;
+        conn.execute(
+            "CREATE INDEX IF NOT EXISTS facts_tsv_gin ON facts USING gin (tsv) WITH (fastupdate = off)",
+        )
+        .await?;
+        conn.execute("VACUUM ANALYZE facts").await?;
+        Ok(())
+    }
+}

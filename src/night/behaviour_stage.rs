@@ -1,5 +1,5 @@
 //! Stage 7: the behaviour profile update from the experience log
-//! ([`crate::store::behaviour::nightly_update`], with the pure rule in
+//! ([`crate::behaviour::store::nightly_update`], with the pure rule in
 //! [`crate::behaviour::update`]): the last 14 days of rated replies, only evidence newer than
 //! the current version, bounded steps.
 //!
@@ -15,5 +15,5 @@ pub async fn run(
     user_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Vec<String>> {
-    Ok(crate::store::behaviour::nightly_update(conn, user_id, now).await?)
+    Ok(crate::behaviour::store::nightly_update(conn, user_id, now).await?)
 }

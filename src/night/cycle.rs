@@ -223,6 +223,27 @@ impl<'a> Ctx<'a> {
         .await?;
         Ok(())
     }
+
+    /// The highest fact id the user's digests have told of (0 before the first).
+    pub async fn fact_mark(&self, conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT COALESCE((SELECT fact_id FROM night_marks WHERE user_id = $1), 0)",
+        )
+        .bind(self.user_id)
+        .fetch_one(conn)
+        .await
+    }
+
+    /// The facts this run's store stage merged a candidate into: changed tonight though
+    /// older than the mark.
+    pub async fn merged_tonight(&self, conn: &mut PgConnection) -> Result<Vec<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT fact_id FROM night_candidates WHERE run_id = $1 AND outcome = 'merged' AND fact_id IS NOT NULL",
+        )
+        .bind(self.run_id)
+        .fetch_all(conn)
+        .await
+    }
 }
 
 /// Runs (or resumes) the night `night_date` of `user_id`. Returns [`RunOutcome::Busy`] when

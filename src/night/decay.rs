@@ -28,16 +28,7 @@ pub fn half_life_days(priority: u8, kind: Kind) -> Option<f64> {
     })
 }
 
-/// The facts of a fact that decay reads.
-#[derive(Debug, Clone, Copy)]
-pub struct Usage {
-    pub priority: u8,
-    pub kind: Kind,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub last_accessed_at: Option<DateTime<Utc>>,
-    pub access_count: i32,
-}
+pub use crate::memory::upkeep::Usage;
 
 /// Retention in (0, 1] at `now`; 1 for facts that never fade.
 pub fn retention(u: &Usage, now: DateTime<Utc>) -> f64 {

@@ -45,17 +45,25 @@ pub async fn latest_digest(db: &PgPool, user_id: &str) -> sqlx::Result<Option<St
 /// Unsent digests of recent nights (the scheduler checks which are due in each user's zone),
 /// with the user's time zone name.
 pub async fn unsent(db: &PgPool, since: NaiveDate) -> sqlx::Result<Vec<(StoredDigest, String)>> {
-    Ok(sqlx::query(
-        "SELECT d.id, d.user_id, d.for_date, d.body, d.sent_at, d.event_id, u.timezone
-         FROM digests d JOIN users u ON u.user_id = d.user_id
-         WHERE d.sent_at IS NULL AND d.for_date >= $1 ORDER BY d.id",
+    let digests: Vec<StoredDigest> = sqlx::query(
+        "SELECT id, user_id, for_date, body, sent_at, event_id FROM digests
+         WHERE sent_at IS NULL AND for_date >= $1 ORDER BY id",
     )
     .bind(since)
     .fetch_all(db)
     .await?
     .iter()
-    .map(|r| (from_row(r), r.get("timezone")))
-    .collect())
+    .map(from_row)
+    .collect();
+    let mut out = Vec::with_capacity(digests.len());
+    for d in digests {
+        // A digest exists only for a known user, so the zone is there; UTC is the schema's default.
+        let zone = crate::store::users::timezone(db, &d.user_id)
+            .await?
+            .unwrap_or_else(|| "UTC".to_owned());
+        out.push((d, zone));
+    }
+    Ok(out)
 }
 
 /// What happened to a digest handed to [`deliver`].
@@ -124,4 +132,20 @@ pub async fn deliver(
         .await?;
     tracing::info!(user = %d.user_id, for_date = %d.for_date, %event_id, "digest delivered");
     Ok(Delivery::Sent { event_id })
+}
+
+/// Counts every fact the user has now as told, so the next digest tells only of later ones
+/// (for a user whose earlier facts an earlier digest, or an import, already covered).
+pub async fn mark_facts_told(db: &PgPool, user_id: &str) -> sqlx::Result<()> {
+    let mut conn = db.acquire().await?;
+    let up_to = crate::memory::upkeep::highest_id(&mut conn).await?;
+    sqlx::query(
+        "INSERT INTO night_marks (user_id, fact_id) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET fact_id = GREATEST(night_marks.fact_id, EXCLUDED.fact_id)",
+    )
+    .bind(user_id)
+    .bind(up_to)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -3,9 +3,10 @@
 //! a tag, and redacting a reaction takes back what it gave. A text reply to the bot's reply is
 //! kept as a comment on it.
 
-use sqlx::{PgPool, Row};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool, Row};
 
-use crate::behaviour::tag_for_reaction;
+use crate::reaction_key::tag_for_reaction;
 
 /// What a reaction key means as feedback.
 pub fn feedback_value(key: &str) -> Option<i16> {
@@ -20,7 +21,7 @@ pub fn feedback_value(key: &str) -> Option<i16> {
 pub enum ReactionOutcome {
     /// The feedback of an experience row was set.
     Feedback { experience_id: i64, value: i16 },
-    /// A tag (see [`crate::behaviour::TAG_REACTIONS`]) was added to an experience row.
+    /// A tag (see [`crate::reaction_key::TAG_REACTIONS`]) was added to an experience row.
     Tagged {
         experience_id: i64,
         tag: &'static str,
@@ -240,4 +241,101 @@ mod tests {
         assert_eq!(feedback_value("👎"), Some(-1));
         assert_eq!(feedback_value("❤️"), None);
     }
+}
+
+/// Records on the experience row of the turn answering `message_event_id` which facts its
+/// prompt used. Returns how many rows changed (0 when there is no such row).
+pub async fn record_facts_used(
+    pool: &PgPool,
+    user_id: &str,
+    message_event_id: &str,
+    fact_ids: &[i64],
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE experience SET facts_used = $3 WHERE user_id = $1 AND message_event_id = $2",
+    )
+    .bind(user_id)
+    .bind(message_event_id)
+    .bind(fact_ids)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Removes erased fact ids (all of them when `ids` is `None`) from the user's experience
+/// rows, so nothing keeps pointing at a forgotten fact.
+pub async fn forget_facts_used(
+    conn: &mut PgConnection,
+    user_id: &str,
+    ids: Option<&[i64]>,
+) -> sqlx::Result<()> {
+    match ids {
+        Some(ids) => sqlx::query(
+            "UPDATE experience
+             SET facts_used = ARRAY(SELECT x FROM unnest(facts_used) AS x WHERE x <> ALL($2))
+             WHERE user_id = $1 AND facts_used && $2",
+        )
+        .bind(user_id)
+        .bind(ids),
+        None => sqlx::query(
+            "UPDATE experience SET facts_used = '{}' WHERE user_id = $1 AND facts_used <> '{}'",
+        )
+        .bind(user_id),
+    }
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An experience row as the behaviour rule and `!stats` read it.
+#[derive(Debug, Clone)]
+pub struct ExperienceRow {
+    pub created_at: DateTime<Utc>,
+    /// `answer`, `search` or `ask`, as the gate named it.
+    pub gate_action: String,
+    pub confidence: Option<f32>,
+    pub feedback: Option<i16>,
+    pub feedback_at: Option<DateTime<Utc>>,
+    pub tags: Vec<String>,
+    pub searched: bool,
+}
+
+/// The user's experience rows created since `since` (all of them when `None`), oldest first.
+pub async fn experience_since(
+    conn: &mut PgConnection,
+    user_id: &str,
+    since: Option<DateTime<Utc>>,
+) -> sqlx::Result<Vec<ExperienceRow>> {
+    Ok(sqlx::query(
+        "SELECT created_at, gate_action, confidence, feedback, feedback_at, tags, searched
+         FROM experience WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2)
+         ORDER BY created_at",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|r| ExperienceRow {
+        created_at: r.get(0),
+        gate_action: r.get(1),
+        confidence: r.get(2),
+        feedback: r.get(3),
+        feedback_at: r.get(4),
+        tags: r.get(5),
+        searched: r.get(6),
+    })
+    .collect())
+}
+
+/// What the reply guard recorded on the experience row of the reply to `message_event_id`:
+/// the flaw it caught and what it did, when it caught one.
+pub async fn guard_record(
+    pool: &PgPool,
+    message_event_id: &str,
+) -> sqlx::Result<Option<(Option<String>, Option<String>)>> {
+    sqlx::query_as("SELECT guard_flaw, guard_action FROM experience WHERE message_event_id = $1")
+        .bind(message_event_id)
+        .fetch_optional(pool)
+        .await
 }

@@ -3,9 +3,9 @@
 //! that a redelivered Matrix event could repeat is keyed by its event id.
 
 pub mod approvals;
-pub mod behaviour;
 pub mod feedback;
 pub mod messages;
+pub mod night_log;
 pub mod users;
 
 pub use sqlx::PgPool;

@@ -100,7 +100,7 @@ async fn set_profile(db: &TestDb, p: &BehaviourProfile) {
         .execute(&mut *conn)
         .await
         .unwrap();
-    threeam::store::behaviour::save(&mut conn, USER, p, chrono::Utc::now())
+    threeam::behaviour::store::save(&mut conn, USER, p, chrono::Utc::now())
         .await
         .unwrap();
 }

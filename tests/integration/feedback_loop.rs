@@ -10,7 +10,7 @@ use crate::common::outbox::{RecordingOutbox, Shown};
 use crate::common::stub_llm::{Reply, StubLlm};
 use chrono::{DateTime, TimeZone, Utc};
 use threeam::assistant::{Assistant, Incoming};
-use threeam::behaviour::{SEARCH_THRESHOLD_BOUNDS, THRESHOLD_STEP};
+use threeam::behaviour::{self, SEARCH_THRESHOLD_BOUNDS, THRESHOLD_STEP};
 use threeam::chat::IncomingMessage;
 use threeam::gate::UnsureAction;
 use threeam::store;
@@ -245,13 +245,13 @@ async fn the_nightly_update_learns_from_stored_feedback_in_bounded_versioned_ste
         }
     }
     let mut conn = db.pool.acquire().await.unwrap();
-    let before = store::behaviour::current(&mut conn, USER).await.unwrap();
+    let before = behaviour::store::current(&mut conn, USER).await.unwrap();
     assert_eq!(before.version, 0);
-    let changes = store::behaviour::nightly_update(&mut conn, USER, day(7, 3))
+    let changes = behaviour::store::nightly_update(&mut conn, USER, day(7, 3))
         .await
         .unwrap();
     assert!(!changes.is_empty(), "the pattern asks for a change");
-    let after = store::behaviour::current(&mut conn, USER).await.unwrap();
+    let after = behaviour::store::current(&mut conn, USER).await.unwrap();
     assert_eq!(after.version, 1);
     assert_ne!(after.unsure_action, UnsureAction::Answer);
     assert_eq!(after.reason, changes.join(" "));
@@ -261,13 +261,13 @@ async fn the_nightly_update_learns_from_stored_feedback_in_bounded_versioned_ste
 
     // The same night again, and the next night without new evidence: nothing moves.
     for at in [day(7, 3), day(8, 3)] {
-        let again = store::behaviour::nightly_update(&mut conn, USER, at)
+        let again = behaviour::store::nightly_update(&mut conn, USER, at)
             .await
             .unwrap();
         assert!(again.is_empty(), "{again:?}");
     }
     assert_eq!(
-        store::behaviour::current(&mut conn, USER)
+        behaviour::store::current(&mut conn, USER)
             .await
             .unwrap()
             .version,
@@ -275,7 +275,7 @@ async fn the_nightly_update_learns_from_stored_feedback_in_bounded_versioned_ste
     );
     // Old evidence falls out of the window: nothing moves either.
     assert!(
-        store::behaviour::nightly_update(&mut conn, USER, day(40, 3))
+        behaviour::store::nightly_update(&mut conn, USER, day(40, 3))
             .await
             .unwrap()
             .is_empty()

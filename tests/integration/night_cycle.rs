@@ -504,7 +504,7 @@ async fn the_behaviour_stage_learns_from_the_weeks_feedback_and_the_digest_says_
         }
     }
     done(run(&r, RunOptions::default()).await.unwrap());
-    let profile = threeam::store::behaviour::current_profile(&r.db.pool, ADA)
+    let profile = threeam::behaviour::store::current_profile(&r.db.pool, ADA)
         .await
         .unwrap();
     assert_eq!(profile.version, 1);
@@ -534,7 +534,7 @@ async fn the_behaviour_stage_learns_from_the_weeks_feedback_and_the_digest_says_
         .await
         .unwrap(),
     );
-    let again = threeam::store::behaviour::current_profile(&r.db.pool, ADA)
+    let again = threeam::behaviour::store::current_profile(&r.db.pool, ADA)
         .await
         .unwrap();
     assert_eq!(again.version, 1);

@@ -152,3 +152,102 @@ fn the_checker_sees_imports_and_ignores_comments() {
             .collect()
     );
 }
+
+/// Table (or view) names created by the migrations; a view counts as its table's.
+fn tables() -> BTreeMap<String, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for w in words.windows(3) {
+            if w[0].eq_ignore_ascii_case("CREATE")
+                && (w[1].eq_ignore_ascii_case("TABLE") || w[1].eq_ignore_ascii_case("VIEW"))
+            {
+                let name = w[2].trim_matches(|c: char| !c.is_alphanumeric() && c != '_');
+                let owner = name.strip_prefix("live_").unwrap_or(name);
+                out.insert(name.to_owned(), owner.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `code` has SQL that names `table` after a keyword that reads or writes it.
+fn names_table(code: &str, table: &str) -> bool {
+    let words: Vec<&str> = code
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(2).any(|w| {
+        ["FROM", "INTO", "UPDATE", "JOIN", "TABLE", "ANALYZE"].contains(&w[0]) && w[1] == table
+    })
+}
+
+#[test]
+fn each_table_is_queried_by_one_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let tables = tables();
+    assert!(tables.contains_key("facts") && tables.contains_key("live_facts"));
+    let mut owners: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let module = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap();
+        let module = module.trim_end_matches(".rs").to_owned();
+        let text = code(&std::fs::read_to_string(file).unwrap());
+        for (table, owner) in &tables {
+            if names_table(&text, table) {
+                owners
+                    .entry(owner.clone())
+                    .or_default()
+                    .insert(format!("{module} ({})", rel.display()));
+            }
+        }
+    }
+    let shared: Vec<String> = owners
+        .iter()
+        .filter(|(_, files)| {
+            let modules: BTreeSet<&str> =
+                files.iter().map(|f| f.split(' ').next().unwrap()).collect();
+            modules.len() > 1
+        })
+        .map(|(t, files)| {
+            format!(
+                "{t}: {}",
+                files.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    assert!(
+        shared.is_empty(),
+        "tables queried by more than one module:\n{}",
+        shared.join("\n")
+    );
+    assert!(owners.contains_key("facts") && owners.contains_key("messages"));
+}
+
+#[test]
+fn the_table_check_sees_sql_and_not_prose() {
+    assert!(names_table("\"SELECT id FROM facts WHERE x\"", "facts"));
+    assert!(names_table("\"UPDATE facts f SET\"", "facts"));
+    assert!(!names_table("\"SELECT id FROM facts_archive\"", "facts"));
+    assert!(!names_table("the facts from the night", "facts"));
+}
+
+#[test]
+fn the_store_imports_no_domain_module() {
+    let graph = graph();
+    let allowed: BTreeSet<String> = ["db", "reaction_key", "llm", "text", "chat"]
+        .map(String::from)
+        .into();
+    let extra: Vec<&String> = graph["store"].difference(&allowed).collect();
+    assert!(extra.is_empty(), "store imports {extra:?}");
+}

@@ -3,8 +3,8 @@
 
 use super::Spec;
 use crate::assistant::Assistant;
+use crate::behaviour;
 use crate::chat::IncomingMessage;
-use crate::store;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats;
@@ -23,8 +23,8 @@ impl Stats {
 
     pub async fn run(self, a: &Assistant, m: &IncomingMessage) -> anyhow::Result<()> {
         let mut conn = a.db.acquire().await?;
-        let samples = store::behaviour::samples(&mut conn, &m.sender, None).await?;
-        let profile = store::behaviour::current(&mut conn, &m.sender).await?;
+        let samples = behaviour::store::samples(&mut conn, &m.sender, None).await?;
+        let profile = behaviour::store::current(&mut conn, &m.sender).await?;
         drop(conn);
         let text = if samples.is_empty() {
             format!(

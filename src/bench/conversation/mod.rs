@@ -331,12 +331,7 @@ async fn guard_record(
     pool: &sqlx::PgPool,
     event_id: &str,
 ) -> anyhow::Result<Option<(String, String)>> {
-    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT guard_flaw, guard_action FROM experience WHERE message_event_id = $1",
-    )
-    .bind(event_id)
-    .fetch_optional(pool)
-    .await?;
+    let row = crate::store::feedback::guard_record(pool, event_id).await?;
     Ok(match row {
         Some((Some(flaw), Some(action))) => Some((flaw, action)),
         _ => None,

@@ -3,16 +3,16 @@
 //! much-changed ones are named by the model from their members. Importance comes from the
 //! members' priorities and recent use. Logs one health line.
 
-use std::collections::HashMap;
-
 use chrono::Duration;
 use pgvector::Vector;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection};
 
 use crate::cluster::{self, Metric, Options, Points};
 use crate::llm::LlmError;
+use crate::memory::clusters::{self as stored, PlannedTopic, StoredTopic};
 use crate::memory::store::lock_user;
+use crate::memory::upkeep::{self, EmbeddedFact as F};
 use crate::night::cycle::{Ctx, Stage};
 use crate::night::digest::ClusterItem;
 use crate::night::prompts;
@@ -23,62 +23,51 @@ const MIN_TO_SPLIT: usize = 4;
 /// Members shown to the model when naming a cluster.
 const NAME_SAMPLE: usize = 12;
 
-struct F {
-    id: i64,
-    text: String,
-    priority: u8,
-    recently_used: bool,
-    vector: Vec<f32>,
-}
-
-struct Old {
-    id: i64,
-    name: String,
-    members: Vec<i64>,
-}
+/// Each new group and the stored topic it continues, with their Jaccard overlap.
+type Matches = Vec<Option<(usize, f64)>>;
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
-    let recent = cx.now - Duration::days(30);
-    let facts: Vec<F> = sqlx::query(
-        "SELECT id, text, priority, embedding,
-                (GREATEST(updated_at, COALESCE(last_accessed_at, updated_at)) >= $2) AS recent
-         FROM live_facts
-         WHERE user_id = $1
-           AND embedding IS NOT NULL
-         ORDER BY id",
-    )
-    .bind(cx.user_id)
-    .bind(recent)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| F {
-        id: r.get("id"),
-        text: r.get("text"),
-        priority: r.get::<i16, _>("priority").clamp(1, 5) as u8,
-        recently_used: r.get("recent"),
-        vector: r.get::<Vector, _>("embedding").to_vec(),
-    })
-    .filter(|f| f.vector.iter().any(|x| *x != 0.0))
-    .collect();
-    let old: Vec<Old> = sqlx::query(
-        "SELECT c.id, c.name, COALESCE(array_agg(m.fact_id ORDER BY m.fact_id) FILTER (WHERE m.fact_id IS NOT NULL), '{}') AS members
-         FROM clusters c LEFT JOIN cluster_members m ON m.cluster_id = c.id
-         WHERE c.user_id = $1 AND c.retired_at IS NULL
-         GROUP BY c.id ORDER BY c.id",
-    )
-    .bind(cx.user_id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| Old {
-        id: r.get("id"),
-        name: r.get("name"),
-        members: r.get("members"),
-    })
-    .collect();
+    let facts = upkeep::embedded_live(&mut *conn, cx.user_id, cx.now - Duration::days(30)).await?;
+    let old = stored::current(&mut *conn, cx.user_id).await?;
 
-    // Labels 1..=k per fact.
+    let groups = group(&facts)?;
+    let member_ids: Vec<Vec<i64>> = groups
+        .iter()
+        .map(|g| g.iter().map(|i| facts[*i].id).collect())
+        .collect();
+    let old_members: Vec<Vec<i64>> = old.iter().map(|o| o.members.clone()).collect();
+    let matches = topics::match_clusters(&member_ids, &old_members);
+    let (mut names, named_by_model) = name_groups(cx, &facts, &groups, &old, &matches).await?;
+    unique_names(&mut names);
+    let plan = plan(&facts, &groups, &old, &matches, names);
+
+    let mut tx = conn.begin().await?;
+    lock_user(&mut tx, cx.user_id).await?;
+    let done = stored::replace(&mut tx, cx.user_id, &plan, cx.now).await?;
+    let changes = changes(&plan, &done.ids, &old);
+    let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+    let line = topics::health_line(facts.len(), &sizes);
+    tracing::info!(user = cx.user_id, "{line}");
+    cx.checkpoint(
+        &mut tx,
+        Stage::Cluster,
+        json!({
+            "facts": facts.len(),
+            "clusters": groups.len(),
+            "sizes": sizes,
+            "named": named_by_model,
+            "retired": done.retired,
+            "changes": changes,
+            "health": line,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Torque Clustering (cosine) of the facts: groups of indexes into `facts`, none empty.
+fn group(facts: &[F]) -> anyhow::Result<Vec<Vec<usize>>> {
     let labels: Vec<usize> = if facts.len() < MIN_TO_SPLIT {
         vec![1; facts.len()]
     } else {
@@ -100,14 +89,18 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         groups[l - 1].push(i);
     }
     groups.retain(|g| !g.is_empty());
-    let member_ids: Vec<Vec<i64>> = groups
-        .iter()
-        .map(|g| g.iter().map(|i| facts[*i].id).collect())
-        .collect();
-    let old_members: Vec<Vec<i64>> = old.iter().map(|o| o.members.clone()).collect();
-    let matches = topics::match_clusters(&member_ids, &old_members);
+    Ok(groups)
+}
 
-    // Names: kept for continuing topics, asked for new or much-changed ones.
+/// Names: kept for continuing topics, asked of the model for new or much-changed ones.
+/// Returns the names and how many the model gave.
+async fn name_groups(
+    cx: &Ctx<'_>,
+    facts: &[F],
+    groups: &[Vec<usize>],
+    old: &[StoredTopic],
+    matches: &Matches,
+) -> anyhow::Result<(Vec<String>, usize)> {
     let mut names: Vec<String> = Vec::with_capacity(groups.len());
     let mut named_by_model = 0usize;
     for (gi, g) in groups.iter().enumerate() {
@@ -147,143 +140,61 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
                 .unwrap_or_else(|| format!("Topic {}", gi + 1))
         }));
     }
+    Ok((names, named_by_model))
+}
 
-    unique_names(&mut names);
-
-    let mut tx = conn.begin().await?;
-    lock_user(&mut tx, cx.user_id).await?;
-    let mut changes: Vec<ClusterItem> = Vec::new();
-    let mut kept: Vec<i64> = Vec::new();
-    let mut fact_cluster: HashMap<i64, i64> = HashMap::new();
-    sqlx::query("DELETE FROM cluster_members WHERE user_id = $1")
-        .bind(cx.user_id)
-        .execute(&mut *tx)
-        .await?;
-    for (gi, g) in groups.iter().enumerate() {
-        let members: Vec<&F> = g.iter().map(|i| &facts[*i]).collect();
-        let imp = topics::importance(
-            &members
-                .iter()
-                .map(|f| Member {
-                    priority: f.priority,
-                    recently_used: f.recently_used,
-                })
-                .collect::<Vec<_>>(),
-        );
-        let centroid = centroid(&members);
-        let size = members.len();
-        let id: i64 = match matches[gi] {
-            Some((oi, _)) => {
-                let o = &old[oi];
-                sqlx::query(
-                    "UPDATE clusters SET label = $2, name = $3, importance = $4, size = $5, centroid = $6, updated_at = $7
-                     WHERE id = $1",
-                )
-                .bind(o.id)
-                .bind(gi as i32 + 1)
-                .bind(&names[gi])
-                .bind(imp)
-                .bind(size as i32)
-                .bind(&centroid)
-                .bind(cx.now)
-                .execute(&mut *tx)
-                .await?;
-                kept.push(o.id);
-                let before = o.members.len();
-                if size > before {
-                    changes.push(ClusterItem {
-                        id: o.id,
-                        name: names[gi].clone(),
-                        size,
-                        previous_size: before,
-                    });
-                }
-                o.id
+/// The topics to store: each group with its name, importance, centroid and the stored
+/// topic it continues.
+fn plan(
+    facts: &[F],
+    groups: &[Vec<usize>],
+    old: &[StoredTopic],
+    matches: &Matches,
+    names: Vec<String>,
+) -> Vec<PlannedTopic> {
+    groups
+        .iter()
+        .zip(names)
+        .enumerate()
+        .map(|(gi, (g, name))| {
+            let members: Vec<&F> = g.iter().map(|i| &facts[*i]).collect();
+            let importance = topics::importance(
+                &members
+                    .iter()
+                    .map(|f| Member {
+                        priority: f.priority,
+                        recently_used: f.recently_used,
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            PlannedTopic {
+                continues: matches[gi].map(|(oi, _)| old[oi].id),
+                name,
+                importance,
+                centroid: centroid(&members),
+                members: members.iter().map(|f| f.id).collect(),
             }
-            None => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO clusters (user_id, label, name, importance, size, centroid, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-                )
-                .bind(cx.user_id)
-                .bind(gi as i32 + 1)
-                .bind(&names[gi])
-                .bind(imp)
-                .bind(size as i32)
-                .bind(&centroid)
-                .bind(cx.now)
-                .fetch_one(&mut *tx)
-                .await?;
-                changes.push(ClusterItem {
-                    id,
-                    name: names[gi].clone(),
-                    size,
-                    previous_size: 0,
-                });
-                kept.push(id);
-                id
-            }
-        };
-        let ids: Vec<i64> = members.iter().map(|f| f.id).collect();
-        sqlx::query(
-            "INSERT INTO cluster_members (cluster_id, fact_id, user_id) SELECT $1, unnest($2::bigint[]), $3",
-        )
-        .bind(id)
-        .bind(&ids)
-        .bind(cx.user_id)
-        .execute(&mut *tx)
-        .await?;
-        for f in ids {
-            fact_cluster.insert(f, id);
-        }
-    }
-    let retired = sqlx::query(
-        "UPDATE clusters SET retired_at = $3 WHERE user_id = $1 AND retired_at IS NULL AND NOT (id = ANY($2))",
-    )
-    .bind(cx.user_id)
-    .bind(&kept)
-    .bind(cx.now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    // Only clustered facts point at a cluster.
-    let (fids, cids): (Vec<i64>, Vec<i64>) = fact_cluster.into_iter().unzip();
-    sqlx::query(
-        "UPDATE facts SET cluster_id = NULL WHERE user_id = $1 AND cluster_id IS NOT NULL AND NOT (id = ANY($2))",
-    )
-    .bind(cx.user_id)
-    .bind(&fids)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE facts f SET cluster_id = x.c FROM unnest($2::bigint[], $3::bigint[]) AS x(f, c)
-         WHERE f.id = x.f AND f.user_id = $1",
-    )
-    .bind(cx.user_id)
-    .bind(&fids)
-    .bind(&cids)
-    .execute(&mut *tx)
-    .await?;
+        })
+        .collect()
+}
 
-    let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
-    let line = topics::health_line(facts.len(), &sizes);
-    tracing::info!(user = cx.user_id, "{line}");
-    cx.checkpoint(
-        &mut tx,
-        Stage::Cluster,
-        json!({
-            "facts": facts.len(),
-            "clusters": groups.len(),
-            "sizes": sizes,
-            "named": named_by_model,
-            "retired": retired,
-            "changes": changes,
-            "health": line,
-        }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+/// The topics the digest tells of: new ones, and continued ones that grew.
+fn changes(plan: &[PlannedTopic], ids: &[i64], old: &[StoredTopic]) -> Vec<ClusterItem> {
+    plan.iter()
+        .zip(ids)
+        .filter_map(|(topic, id)| {
+            let before = topic
+                .continues
+                .and_then(|c| old.iter().find(|o| o.id == c))
+                .map_or(0, |o| o.members.len());
+            (topic.members.len() > before).then(|| ClusterItem {
+                id: *id,
+                name: topic.name.clone(),
+                size: topic.members.len(),
+                previous_size: before,
+            })
+        })
+        .collect()
 }
 
 fn centroid(members: &[&F]) -> Option<Vector> {

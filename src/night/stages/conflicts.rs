@@ -11,13 +11,13 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use pgvector::Vector;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection};
 
 use crate::llm::LlmError;
 use crate::memory::slots;
 use crate::memory::store::{lock_user, supersede};
+use crate::memory::upkeep::{self, Band, LiveFact};
 use crate::night::cycle::{Ctx, Stage};
 use crate::night::digest::SupersededItem;
 use crate::night::prompts;
@@ -33,101 +33,14 @@ pub const SLOT_MIN: f64 = 0.35;
 /// Model calls per night at most; the rest wait for the next night.
 pub const MAX_CHECKS: usize = 60;
 
-struct Live {
-    id: i64,
-    text: String,
-    category: String,
-    valid_from: DateTime<Utc>,
-    embedding: Vector,
-}
+/// A pair to decide: (older id, older text, newer id, newer text, newer valid from).
+type Pair = (i64, String, i64, String, DateTime<Utc>);
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
-    let mark: i64 = sqlx::query_scalar(
-        "SELECT COALESCE((SELECT fact_id FROM night_marks WHERE user_id = $1), 0)",
-    )
-    .bind(cx.user_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let new_facts: Vec<Live> = sqlx::query(
-        "SELECT id, text, category, valid_from, embedding FROM live_facts
-         WHERE user_id = $1
-           AND embedding IS NOT NULL
-           AND (id > $2 OR id IN (SELECT fact_id FROM night_candidates WHERE run_id = $3 AND outcome = 'merged'))
-         ORDER BY valid_from, id",
-    )
-    .bind(cx.user_id)
-    .bind(mark)
-    .bind(cx.run_id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| Live {
-        id: r.get("id"),
-        text: r.get("text"),
-        category: r.get("category"),
-        valid_from: r.get("valid_from"),
-        embedding: r.get("embedding"),
-    })
-    .collect();
-
-    // Pairs (older, newer) to ask about, nearest first per new fact.
-    let mut pairs: Vec<(i64, String, i64, String, DateTime<Utc>)> = Vec::new();
-    let mut seen: HashSet<(i64, i64)> = HashSet::new();
-    for n in &new_facts {
-        let older = sqlx::query(
-            "SELECT id, text, 1 - (embedding <=> $3) AS similarity FROM live_facts
-             WHERE user_id = $1 AND category = $2 AND id <> $4
-               AND embedding IS NOT NULL
-               AND (valid_from < $5 OR (valid_from = $5 AND id < $4))
-               AND 1 - (embedding <=> $3) >= $6 AND 1 - (embedding <=> $3) < $7
-             ORDER BY embedding <=> $3 LIMIT $8",
-        )
-        .bind(cx.user_id)
-        .bind(&n.category)
-        .bind(&n.embedding)
-        .bind(n.id)
-        .bind(n.valid_from)
-        .bind(CONFLICT_MIN)
-        .bind(CONFLICT_MAX)
-        .bind(PER_FACT)
-        .fetch_all(&mut *conn)
-        .await?;
-        for o in older {
-            let oid: i64 = o.get("id");
-            if seen.insert((oid, n.id)) {
-                pairs.push((oid, o.get("text"), n.id, n.text.clone(), n.valid_from));
-            }
-        }
-        // The same slot of the user's life, whatever the category the model gave each.
-        if let Some(slot) = slots::slot(&n.text) {
-            let same_slot = sqlx::query(
-                "SELECT id, text FROM live_facts
-                 WHERE user_id = $1 AND id <> $3
-                   AND embedding IS NOT NULL
-                   AND (valid_from < $4 OR (valid_from = $4 AND id < $3))
-                   AND 1 - (embedding <=> $2) >= $5 AND 1 - (embedding <=> $2) < $6
-                 ORDER BY embedding <=> $2 LIMIT 20",
-            )
-            .bind(cx.user_id)
-            .bind(&n.embedding)
-            .bind(n.id)
-            .bind(n.valid_from)
-            .bind(SLOT_MIN)
-            .bind(CONFLICT_MAX)
-            .fetch_all(&mut *conn)
-            .await?;
-            for o in same_slot
-                .iter()
-                .filter(|o| slots::slot(o.get::<&str, _>("text")) == Some(slot))
-                .take(PER_FACT as usize)
-            {
-                let oid: i64 = o.get("id");
-                if seen.insert((oid, n.id)) {
-                    pairs.push((oid, o.get("text"), n.id, n.text.clone(), n.valid_from));
-                }
-            }
-        }
-    }
+    let mark = cx.fact_mark(&mut *conn).await?;
+    let merged = cx.merged_tonight(&mut *conn).await?;
+    let new_facts = upkeep::live_since(&mut *conn, cx.user_id, mark, &merged).await?;
+    let mut pairs = pairs(&mut *conn, cx.user_id, &new_facts).await?;
     let skipped = pairs.len().saturating_sub(MAX_CHECKS);
     pairs.truncate(MAX_CHECKS);
 
@@ -208,4 +121,46 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The pairs to decide, nearest first per new fact: same-category neighbours in the
+/// conflict band, then facts of the same slot of the user's life.
+async fn pairs(
+    conn: &mut PgConnection,
+    user_id: &str,
+    new_facts: &[LiveFact],
+) -> sqlx::Result<Vec<Pair>> {
+    let mut pairs: Vec<Pair> = Vec::new();
+    let mut seen: HashSet<(i64, i64)> = HashSet::new();
+    for n in new_facts {
+        let band = Band {
+            category: Some(&n.category),
+            min: CONFLICT_MIN,
+            max: CONFLICT_MAX,
+            limit: PER_FACT,
+        };
+        let mut older = upkeep::older_neighbours(&mut *conn, user_id, n, band).await?;
+        // The same slot of the user's life, whatever the category the model gave each.
+        if let Some(slot) = slots::slot(&n.text) {
+            let band = Band {
+                category: None,
+                min: SLOT_MIN,
+                max: CONFLICT_MAX,
+                limit: 20,
+            };
+            let same_slot = upkeep::older_neighbours(&mut *conn, user_id, n, band).await?;
+            older.extend(
+                same_slot
+                    .into_iter()
+                    .filter(|(_, text)| slots::slot(text) == Some(slot))
+                    .take(PER_FACT as usize),
+            );
+        }
+        for (oid, text) in older {
+            if seen.insert((oid, n.id)) {
+                pairs.push((oid, text, n.id, n.text.clone(), n.valid_from));
+            }
+        }
+    }
+    Ok(pairs)
 }

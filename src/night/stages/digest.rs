@@ -1,28 +1,20 @@
 //! Stage 9: prepare the morning digest. Its items are what happened since the last digest:
 //! facts with ids above the user's mark (learned tonight or in realtime since), the facts
 //! this night superseded, topics that formed or grew, behaviour changes, research findings
-//! and tool proposals above their marks. A night with nothing to tell stores no digest. The
+//! and tool proposals above their marks (research and tools fill their sections once they
+//! exist; no code writes those tables yet). A night with nothing to tell stores no digest. The
 //! marks advance in the same transaction, so nothing is told twice.
 
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection, Row};
 
+use crate::memory::upkeep;
 use crate::night::cycle::{Ctx, Stage};
-use crate::night::digest::{
-    ClusterItem, DigestContent, NewFactItem, ResearchItem, SupersededItem, ToolItem, render,
-};
+use crate::night::digest::{ClusterItem, DigestContent, NewFactItem, SupersededItem, render};
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
     let mut tx = conn.begin().await?;
-    let marks = sqlx::query(
-        "SELECT COALESCE(max(fact_id), 0) AS f, COALESCE(max(finding_id), 0) AS r, COALESCE(max(tool_id), 0) AS t
-         FROM night_marks WHERE user_id = $1",
-    )
-    .bind(cx.user_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let (fact_mark, finding_mark, tool_mark): (i64, i64, i64) =
-        (marks.get("f"), marks.get("r"), marks.get("t"));
+    let fact_mark = cx.fact_mark(&mut tx).await?;
     let stats: Value = sqlx::query_scalar("SELECT stats FROM night_runs WHERE id = $1")
         .bind(cx.run_id)
         .fetch_one(&mut *tx)
@@ -30,23 +22,14 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
 
     let mut content = DigestContent::default();
     let mut max_fact = fact_mark;
-    for r in sqlx::query(
-        "SELECT id, text, category, priority, (valid_to IS NULL AND superseded_by IS NULL AND archived_at IS NULL) AS live
-         FROM facts WHERE user_id = $1 AND id > $2 ORDER BY id",
-    )
-    .bind(cx.user_id)
-    .bind(fact_mark)
-    .fetch_all(&mut *tx)
-    .await?
-    {
-        let id: i64 = r.get("id");
-        max_fact = max_fact.max(id);
-        if r.get::<bool, _>("live") {
+    for f in upkeep::stored_after(&mut tx, cx.user_id, fact_mark).await? {
+        max_fact = max_fact.max(f.id);
+        if f.live {
             content.new_facts.push(NewFactItem {
-                id,
-                text: r.get("text"),
-                category: r.get("category"),
-                priority: r.get::<i16, _>("priority").clamp(1, 5) as u8,
+                id: f.id,
+                text: f.text,
+                category: f.category,
+                priority: f.priority,
             });
         }
     }
@@ -60,42 +43,6 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         serde_json::from_value::<Vec<String>>(stats["behaviour"]["changes"].clone())
             .unwrap_or_default();
     content.archived = stats["decay"]["archived"].as_u64().unwrap_or(0) as usize;
-    let mut max_finding = finding_mark;
-    for r in sqlx::query(
-        "SELECT id, title, url, summary FROM research_findings WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT 20",
-    )
-    .bind(cx.user_id)
-    .bind(finding_mark)
-    .fetch_all(&mut *tx)
-    .await?
-    {
-        let id: i64 = r.get("id");
-        max_finding = max_finding.max(id);
-        content.research.push(ResearchItem {
-            id,
-            title: r.get("title"),
-            url: r.get("url"),
-            summary: r.get("summary"),
-        });
-    }
-    let mut max_tool = tool_mark;
-    for r in sqlx::query(
-        "SELECT id, name, description FROM tools WHERE user_id = $1 AND id > $2 AND stage = 'proposed' ORDER BY id",
-    )
-    .bind(cx.user_id)
-    .bind(tool_mark)
-    .fetch_all(&mut *tx)
-    .await?
-    {
-        let id: i64 = r.get("id");
-        max_tool = max_tool.max(id);
-        content.tools.push(ToolItem {
-            id,
-            name: r.get("name"),
-            description: r.get("description"),
-        });
-    }
-
     // Join an unsent digest of the same night (a second pass); leave a sent one alone.
     let existing = sqlx::query(
         "SELECT content, sent_at IS NOT NULL AS sent FROM digests WHERE user_id = $1 AND for_date = $2 FOR UPDATE",
@@ -141,14 +88,11 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         }
     };
     sqlx::query(
-        "INSERT INTO night_marks (user_id, fact_id, finding_id, tool_id, updated_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (user_id) DO UPDATE SET fact_id = EXCLUDED.fact_id, finding_id = EXCLUDED.finding_id,
-                                             tool_id = EXCLUDED.tool_id, updated_at = EXCLUDED.updated_at",
+        "INSERT INTO night_marks (user_id, fact_id, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id) DO UPDATE SET fact_id = EXCLUDED.fact_id, updated_at = EXCLUDED.updated_at",
     )
     .bind(cx.user_id)
     .bind(max_fact)
-    .bind(max_finding)
-    .bind(max_tool)
     .bind(cx.now)
     .execute(&mut *tx)
     .await?;

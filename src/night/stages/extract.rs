@@ -11,6 +11,7 @@ use sqlx::{Connection, PgConnection, Row};
 use crate::llm::LlmError;
 use crate::night::cycle::{Ctx, Stage};
 use crate::night::prompts::{self, Exchange};
+use crate::store::night_log;
 
 struct Loaded {
     exchanges: Vec<Exchange>,
@@ -142,34 +143,18 @@ async fn mark(
 }
 
 async fn load(conn: &mut PgConnection, user_id: &str, ids: &[i64]) -> sqlx::Result<Loaded> {
-    let rows = sqlx::query(
-        "SELECT m.event_id, m.body, m.sent_at,
-                COALESCE(array_agg(r.event_id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') AS reply_ids,
-                COALESCE(string_agg(r.body, E'\n' ORDER BY r.id), '') AS reply
-         FROM messages m
-         LEFT JOIN messages r ON r.user_id = m.user_id AND r.role = 'assistant' AND r.in_reply_to = m.event_id
-         WHERE m.user_id = $1 AND m.id = ANY($2)
-         GROUP BY m.id ORDER BY m.sent_at, m.id",
-    )
-    .bind(user_id)
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut out = Loaded {
         exchanges: Vec::new(),
         event_ids: Vec::new(),
         sent_at: Vec::new(),
     };
-    for r in rows {
-        let event_id: String = r.get("event_id");
-        let mut ids = vec![event_id];
-        ids.extend(r.get::<Vec<String>, _>("reply_ids"));
+    for e in night_log::exchanges(conn, user_id, ids).await? {
         out.exchanges.push(Exchange {
-            user: r.get("body"),
-            reply: r.get("reply"),
+            user: e.body,
+            reply: e.reply,
         });
-        out.event_ids.push(ids);
-        out.sent_at.push(r.get("sent_at"));
+        out.event_ids.push(e.event_ids);
+        out.sent_at.push(e.sent_at);
     }
     Ok(out)
 }

@@ -2,44 +2,24 @@
 //! grouped by topic into `night_groups`.
 
 use serde_json::json;
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection};
 
 use crate::night::cycle::{Ctx, Stage};
 use crate::night::group::group_by_topic;
+use crate::store::night_log;
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
-    let rows = sqlx::query(
-        "SELECT m.id, m.body,
-                COALESCE((SELECT sum(length(r.body)) FROM messages r
-                          WHERE r.user_id = m.user_id AND r.role = 'assistant' AND r.in_reply_to = m.event_id), 0)::bigint AS reply_chars
-         FROM messages m
-         WHERE m.user_id = $1 AND m.role = 'user' AND m.in_conversation AND m.night_processed_at IS NULL
-         ORDER BY m.sent_at, m.id",
-    )
-    .bind(cx.user_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let max_message_id: Option<i64> =
-        sqlx::query_scalar("SELECT max(id) FROM messages WHERE user_id = $1")
-            .bind(cx.user_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
-    let bodies: Vec<String> = rows
+    let pending = night_log::pending(&mut *conn, cx.user_id).await?;
+    let max_message_id = night_log::newest_id(&mut *conn, cx.user_id).await?;
+    let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
+    let bodies: Vec<String> = pending
         .iter()
-        .map(|r| {
-            let b: String = r.get("body");
-            b.chars().take(500).collect()
-        })
+        .map(|p| p.body.chars().take(500).collect())
         .collect();
     // What the extraction prompt will show of each exchange (clipped like the transcript).
-    let sizes: Vec<usize> = rows
+    let sizes: Vec<usize> = pending
         .iter()
-        .map(|r| {
-            let b: String = r.get("body");
-            let reply: i64 = r.get("reply_chars");
-            b.chars().count().min(600) + (reply as usize).min(300) + 40
-        })
+        .map(|p| p.body.chars().count().min(600) + p.reply_chars.min(300) + 40)
         .collect();
     let groups = if ids.len() <= crate::night::group::SMALL_DAY {
         // One group anyway: no need to embed.

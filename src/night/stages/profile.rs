@@ -3,9 +3,10 @@
 //! profile is the facts themselves, joined: plain, but true.
 
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection};
 
 use crate::llm::LlmError;
+use crate::memory::upkeep;
 use crate::night::cycle::{Ctx, Stage};
 use crate::night::prompts;
 
@@ -13,24 +14,11 @@ use crate::night::prompts;
 const MAX_FACTS: i64 = 60;
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
-    let rows = sqlx::query(
-        "SELECT id, text FROM live_facts
-         WHERE user_id = $1
-           AND priority >= 4
-         ORDER BY priority DESC, updated_at DESC, id LIMIT $2",
-    )
-    .bind(cx.user_id)
-    .bind(MAX_FACTS)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
-    let texts: Vec<String> = rows.iter().map(|r| r.get("text")).collect();
+    let rows = upkeep::profile_sources(&mut *conn, cx.user_id, MAX_FACTS).await?;
+    let mut ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    let texts: Vec<String> = rows.into_iter().map(|(_, text)| text).collect();
     ids.sort_unstable();
-    let current: Option<Vec<i64>> =
-        sqlx::query_scalar("SELECT source_fact_ids FROM user_profile WHERE user_id = $1")
-            .bind(cx.user_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let current = upkeep::profile_written_from(&mut *conn, cx.user_id).await?;
     let unchanged = current.as_ref().is_some_and(|c| {
         let mut c = c.clone();
         c.sort_unstable();
@@ -43,10 +31,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     } else if unchanged {
         "unchanged"
     } else if ids.is_empty() {
-        sqlx::query("DELETE FROM user_profile WHERE user_id = $1")
-            .bind(cx.user_id)
-            .execute(&mut *tx)
-            .await?;
+        upkeep::remove_profile(&mut tx, cx.user_id).await?;
         "removed"
     } else {
         let answer: Result<Value, LlmError> = cx
@@ -63,17 +48,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
             Err(e) => return Err(anyhow::Error::new(e).context("writing the user profile")),
         }
         .unwrap_or_else(|| prompts::limit_words(&texts.join(" "), prompts::PROFILE_WORDS));
-        sqlx::query(
-            "INSERT INTO user_profile (user_id, text, source_fact_ids, generated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (user_id) DO UPDATE SET text = EXCLUDED.text, source_fact_ids = EXCLUDED.source_fact_ids,
-                                                 generated_at = EXCLUDED.generated_at",
-        )
-        .bind(cx.user_id)
-        .bind(&text)
-        .bind(&ids)
-        .bind(cx.now)
-        .execute(&mut *tx)
-        .await?;
+        upkeep::set_profile(&mut tx, cx.user_id, &text, &ids, cx.now).await?;
         "rewritten"
     };
     cx.checkpoint(

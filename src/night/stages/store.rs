@@ -13,6 +13,7 @@ use sqlx::{Connection, PgConnection, Row};
 use crate::memory::fact::{Category, Kind, NewFact};
 use crate::memory::store::{StoreOutcome, exact_vector_order, lock_user, store_one};
 use crate::night::cycle::{Ctx, Stage};
+use crate::store::night_log;
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
     let rows = sqlx::query(
@@ -72,45 +73,14 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     .bind(cx.run_id)
     .fetch_one(&mut *tx)
     .await?;
-    let done = sqlx::query(
-        "WITH done AS (
-             SELECT unnest(message_ids) AS id FROM night_groups WHERE run_id = $1 AND status = 'extracted'
-         ), users_done AS (
-             UPDATE messages m SET night_processed_at = $3
-             FROM done WHERE m.id = done.id AND m.user_id = $2 AND m.night_processed_at IS NULL
-             RETURNING m.event_id
-         )
-         UPDATE messages r SET night_processed_at = $3
-         WHERE r.user_id = $2 AND r.night_processed_at IS NULL
-           AND ((r.role = 'assistant' AND r.in_reply_to IN (SELECT event_id FROM users_done))
-                OR (NOT r.in_conversation AND r.id <= $4))",
+    let done: Vec<i64> = sqlx::query_scalar(
+        "SELECT unnest(message_ids) FROM night_groups WHERE run_id = $1 AND status = 'extracted'",
     )
     .bind(cx.run_id)
-    .bind(cx.user_id)
-    .bind(cx.now)
-    .bind(max_message_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let exchanges: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM messages WHERE user_id = $1 AND night_processed_at = $2 AND role = 'user' AND in_conversation",
-    )
-    .bind(cx.user_id)
-    .bind(cx.now)
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    // Replies of exchanges processed on an earlier night that arrived after it.
-    let late = sqlx::query(
-        "UPDATE messages r SET night_processed_at = $2
-         WHERE r.user_id = $1 AND r.night_processed_at IS NULL AND r.role = 'assistant'
-           AND r.in_reply_to IN (SELECT event_id FROM messages u
-                                 WHERE u.user_id = $1 AND u.role = 'user' AND u.night_processed_at IS NOT NULL)",
-    )
-    .bind(cx.user_id)
-    .bind(cx.now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let marked =
+        night_log::mark_processed(&mut tx, cx.user_id, &done, max_message_id, cx.now).await?;
     cx.checkpoint(
         &mut tx,
         Stage::Store,
@@ -118,8 +88,8 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
             "inserted": counts.get("inserted").copied().unwrap_or(0),
             "merged": counts.get("merged").copied().unwrap_or(0),
             "rejected": counts.get("rejected").copied().unwrap_or(0) + counts.get("already_stored").copied().unwrap_or(0),
-            "exchanges_processed": exchanges,
-            "other_messages_processed": done + late,
+            "exchanges_processed": marked.exchanges,
+            "other_messages_processed": marked.others,
         }),
     )
     .await?;

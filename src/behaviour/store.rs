@@ -1,5 +1,7 @@
-//! The behaviour profile's versions and the experience rows the learning rule and `!stats`
-//! read. The rule itself is pure ([`crate::behaviour::update`]); this is its storage.
+//! The behaviour profile's storage (the `behaviour_profile` table, versioned) and the
+//! experience samples the learning rule and `!stats` read (through the message store, which
+//! owns `experience`). The rule itself is pure ([`crate::behaviour::update`]); this is the
+//! behaviour module's only I/O.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgPool, Row};
@@ -7,6 +9,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use crate::behaviour::{self, BehaviourProfile, ExperienceSample};
 use crate::gate::GateAction;
 use crate::gate::UnsureAction;
+use crate::store::feedback;
 
 /// The user's current profile: the newest version, or the built-in default.
 pub async fn current(conn: &mut PgConnection, user_id: &str) -> sqlx::Result<BehaviourProfile> {
@@ -68,25 +71,17 @@ pub async fn samples(
     user_id: &str,
     since: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Vec<ExperienceSample>> {
-    let rows = sqlx::query(
-        "SELECT created_at, gate_action, confidence, feedback, feedback_at, tags, searched
-         FROM experience WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2)
-         ORDER BY created_at",
-    )
-    .bind(user_id)
-    .bind(since)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
+    Ok(feedback::experience_since(conn, user_id, since)
+        .await?
         .into_iter()
         .map(|r| ExperienceSample {
-            created_at: r.get(0),
-            gate_action: r.get::<String, _>(1).parse().unwrap_or(GateAction::Answer),
-            confidence: r.get(2),
-            feedback: r.get(3),
-            feedback_at: r.get(4),
-            tags: r.get(5),
-            searched: r.get(6),
+            created_at: r.created_at,
+            gate_action: r.gate_action.parse().unwrap_or(GateAction::Answer),
+            confidence: r.confidence,
+            feedback: r.feedback,
+            feedback_at: r.feedback_at,
+            tags: r.tags,
+            searched: r.searched,
         })
         .collect())
 }

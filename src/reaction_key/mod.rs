@@ -1,4 +1,12 @@
-//! Reaction keys as clients send them. Pure.
+//! Reaction keys as clients send them, and what they mean: [`base`] compares keys the way
+//! clients vary them; [`tags`] are the reactions that tag a reply after a 👎. Pure; the
+//! behaviour rule and the feedback store both read it, so it sits below both.
+
+pub mod tags;
+
+pub use tags::{
+    HALLUCINATED, OFF_TOPIC, TAG_REACTIONS, TOO_VERBOSE, WRONG, reaction_for_tag, tag_for_reaction,
+};
 
 /// The base symbol of a reaction key: clients append U+FE0F (emoji presentation), U+FE0E
 /// (text presentation) or a skin tone to some keys, and a few pad them with spaces, so keys

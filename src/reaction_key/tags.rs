@@ -21,9 +21,9 @@ pub const TAG_REACTIONS: [(&str, &str); 4] = [
     ("❌", WRONG),
 ];
 
-/// The tag a reaction key stands for, if any (compared by [`crate::reaction_key::base`]).
+/// The tag a reaction key stands for, if any (compared by [`super::base`]).
 pub fn tag_for_reaction(key: &str) -> Option<&'static str> {
-    let base = crate::reaction_key::base(key);
+    let base = super::base(key);
     let base = base.as_str();
     TAG_REACTIONS
         .iter()
