@@ -45,7 +45,6 @@ pub struct Config {
     pub llm: LlmConfig,
     pub schedule: ScheduleConfig,
     pub web: WebConfig,
-    pub tools: ToolsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,22 +187,6 @@ pub struct WebConfig {
     pub fetch_private: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ToolsConfig {
-    pub enabled: bool,
-    pub python_path: PathBuf,
-}
-
-impl Default for ToolsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            python_path: PathBuf::from("/usr/bin/python3"),
-        }
-    }
-}
-
 fn parse_hhmm(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
 }
@@ -343,10 +326,6 @@ impl Config {
             self.web.fetch_private,
             "true or false"
         );
-        parsed!("THREEAM_TOOLS_ENABLED", self.tools.enabled, "true or false");
-        if let Some(v) = env("THREEAM_TOOLS_PYTHON_PATH") {
-            self.tools.python_path = v.into();
-        }
         Ok(())
     }
 
@@ -552,28 +531,13 @@ impl Config {
         Ok(())
     }
 
-    pub fn validate_tools(&self) -> Result<(), ConfigError> {
-        if self.tools.enabled && !self.tools.python_path.is_absolute() {
-            return Err(invalid(
-                "tools.python_path",
-                format!(
-                    "is `{}`, not an absolute path",
-                    self.tools.python_path.display()
-                ),
-                "use the system interpreter, e.g. /usr/bin/python3",
-            ));
-        }
-        Ok(())
-    }
-
     /// Everything the running bot needs.
     pub fn validate_all(&self) -> Result<(), ConfigError> {
         self.validate_database()?;
         self.validate_llm()?;
         self.validate_matrix()?;
         self.validate_schedule()?;
-        self.validate_web()?;
-        self.validate_tools()
+        self.validate_web()
     }
 }
 

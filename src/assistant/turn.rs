@@ -67,6 +67,7 @@ const FALLBACK_QUESTION: &[&str] = &[
 ];
 
 /// The streamed reply's messages: all but the last are complete.
+#[derive(Default)]
 struct ReplyParts {
     done_ids: Vec<String>,
     done_texts: Vec<String>,
@@ -347,19 +348,49 @@ impl Assistant {
         let inp = self.inputs(p).await?;
         let parts = self.parts(p, &inp).await;
         let guard = self.guard_for(p, &inp);
-
         // A retried answer quotes the message it answers, since other messages came since.
         // (`attempts` was read before this attempt's claim.)
         let reply_to = (p.attempts > 0).then(|| p.event_id.clone());
-        let mut shown = ReplyParts {
-            done_ids: vec![],
-            done_texts: vec![],
-            current_id: None,
-            current: String::new(),
-            last_edit: None,
-            last_sent: String::new(),
-        };
+        let mut shown = ReplyParts::default();
+        let mut gate = self.gate_run(p, &inp);
 
+        let generated = self
+            .generate_until_clean(
+                p,
+                &inp,
+                &parts,
+                &guard,
+                &mut shown,
+                &mut gate,
+                reply_to.as_deref(),
+            )
+            .await?;
+        let guard_action = settle(&mut shown, &generated, &guard, &p.body);
+        self.flush(p, &mut shown, reply_to.as_deref(), true).await?;
+
+        let record = reply_record(p, &inp, shown, &generated, &gate, guard_action, started);
+        self.with_db_retry("record the reply", || {
+            store::messages::record_reply(&self.db, &record)
+        })
+        .await?;
+        tracing::info!(
+            event_id = %p.event_id,
+            gate = %generated.plan.action,
+            searched = generated.plan.searched,
+            gate_ms = record.gate_ms,
+            regenerations = generated.regenerations,
+            guard = ?record.guard_action,
+            latency_ms = record.latency_ms,
+            confidence = ?record.confidence,
+            "replied"
+        );
+        self.learn_in_background(p, &record);
+        Ok(())
+    }
+
+    /// The gate for this turn, with the rules' decision if they can take one before any
+    /// generation (otherwise the answer's first tokens decide).
+    fn gate_run<'a>(&self, p: &'a store::messages::Pending, inp: &'a Inputs) -> GateRun<'a> {
         let mut gate = GateRun {
             input: GateInput {
                 message: &p.body,
@@ -374,79 +405,41 @@ impl Assistant {
             ms: None,
             started: Instant::now(),
         };
-        // The rules' decision, or none yet: then the answer's first tokens decide.
         gate.decision = gate::precheck(&gate.input);
         if gate.decision.is_some() {
             gate.ms = Some(0);
         }
-        let memories: Vec<&str> = parts.memories.iter().map(String::as_str).collect();
+        gate
+    }
+
+    /// Streams answers until one passes the guard, at most [`REGENERATIONS`] more times: a
+    /// flawed answer is regenerated without the conversation and with a corrective note.
+    #[allow(clippy::too_many_arguments)]
+    async fn generate_until_clean(
+        &self,
+        p: &store::messages::Pending,
+        inp: &Inputs,
+        parts: &Parts,
+        guard: &Guard,
+        shown: &mut ReplyParts,
+        gate: &mut GateRun<'_>,
+        reply_to: Option<&str>,
+    ) -> Result<Generated, TurnError> {
         let mut plan: Option<gate_step::GatePlan> = None;
         let mut regenerations = 0u32;
         let mut caught: Option<Flaw> = None;
-        let mut corrections: Vec<String> = Vec::new();
-
         let outcome = loop {
-            // A decision taken before this generation: its instruction, search and preface.
             if plan.is_none()
                 && let Some(d) = gate.decision.clone()
             {
-                plan = Some(if d.action == GateAction::Search {
-                    let query = crate::research::search_query(&p.body);
-                    self.show(
-                        p,
-                        &mut shown,
-                        &format!("🔎 Searching the web for “{query}” …"),
-                        false,
-                        reply_to.as_deref(),
-                    )
-                    .await?;
-                    let planned = gate_step::search(self.web.as_deref(), &p.body, d).await;
-                    gate.ms = Some(elapsed_ms(gate.started));
-                    planned
-                } else {
-                    gate_step::without_search(&d)
-                });
+                plan = Some(self.carry_out(p, d, shown, gate, reply_to).await?);
             }
-            let mut sections: Vec<String> = plan
-                .as_ref()
-                .map(|pl| pl.sections.clone())
-                .unwrap_or_default();
-            sections.extend(corrections.iter().cloned());
-            let notes = prompt::notes(
-                inp.now,
-                inp.tz,
-                &Notes {
-                    memories: &memories,
-                    sections: &sections,
-                },
-            );
-            // A regeneration goes without the conversation: it is where a small model finds the
-            // words it copies, and memory still carries what the user told.
-            let conversation = if regenerations == 0 {
-                parts.conversation.clone()
-            } else {
-                Vec::new()
-            };
-            let messages = prompt::assemble(
-                parts.system.clone(),
-                conversation,
-                notes,
-                parts.message.clone(),
-                self.notes_as_system(),
-            );
+            let messages = self.messages(inp, parts, plan.as_ref(), regenerations);
             let asking = plan.as_ref().is_some_and(|pl| pl.action == GateAction::Ask);
             let req = answer_request(messages, &p.event_id, regenerations, asking);
             let preface = plan.as_ref().and_then(|pl| pl.preface);
             match self
-                .stream_attempt(
-                    p,
-                    &mut shown,
-                    req,
-                    &guard,
-                    preface,
-                    &mut gate,
-                    reply_to.as_deref(),
-                )
+                .stream_attempt(p, shown, req, guard, preface, gate, reply_to)
                 .await?
             {
                 Attempt::Finished { logprobs, finish } => break Some((logprobs, finish)),
@@ -458,9 +451,6 @@ impl Assistant {
                         break None;
                     }
                     regenerations += 1;
-                    if corrections.is_empty() {
-                        corrections.push(CORRECTION.to_owned());
-                    }
                 }
             }
         };
@@ -472,89 +462,77 @@ impl Assistant {
                     .expect("a finished or ruled-out generation was decided by the gate"),
             ),
         };
-        let gate_ms = gate.ms.unwrap_or(0);
-
-        let (logprobs, finish, guard_action) = match outcome {
-            Some((logprobs, finish)) => {
-                // Already on screen (the last words wait for the final edit below).
-                (
-                    logprobs,
-                    finish,
-                    caught.as_ref().map(|_| "regenerated".to_owned()),
-                )
-            }
-            None => {
-                let wordings = if crate::memory::grounding::nothing_to_learn(&p.body) {
-                    FALLBACK_QUESTION
-                } else {
-                    FALLBACK_STATEMENT
-                };
-                // The first wording the guard lets through (not one used just before).
-                let fallback = wordings
-                    .iter()
-                    .find(|w| guard.check(w).is_none())
-                    .unwrap_or(&wordings[0]);
-                shown.current = (*fallback).to_owned();
-                (Vec::new(), None, Some("fallback".to_owned()))
-            }
-        };
-        if shown.current.trim().is_empty() && shown.done_ids.is_empty() {
-            shown.current = "(I had nothing to say to that. Could you rephrase?)".into();
-        }
-        if finish.as_deref() == Some("length") {
-            shown.current.push_str(
-                "\n\n*(cut short: the answer reached my length limit; ask me to continue)*",
-            );
-        }
-        if let Some(sources) = &plan.sources_markdown {
-            shown.current.push_str("\n\n");
-            shown.current.push_str(sources);
-        }
-        self.flush(p, &mut shown, reply_to.as_deref(), true).await?;
-
-        let conf = crate::confidence::from_logprobs(&logprobs);
-        let mut ids = shown.done_ids;
-        let mut texts = shown.done_texts;
-        ids.extend(shown.current_id);
-        texts.push(shown.current);
-        let record = store::messages::ReplyRecord {
-            message_id: p.id,
-            user_id: p.user_id.clone(),
-            room_id: p.room_id.clone(),
-            message_event_id: p.event_id.clone(),
-            thread_root: p.thread_root.clone(),
-            part_event_ids: ids,
-            parts: texts,
-            confidence: conf.map(|c| c.score),
-            mean_logprob: conf.map(|c| c.mean_logprob),
-            min_token_prob: conf.map(|c| c.min_token_prob),
-            mean_entropy: conf.map(|c| c.mean_entropy),
-            latency_ms: elapsed_ms(started),
-            facts_used: inp.retrieved.fact_ids(),
-            gate_action: plan.action.as_str().to_owned(),
-            gate_reason: plan.reason.clone(),
-            searched: plan.searched,
-            gate_ms,
-            guard_flaw: caught.as_ref().map(|f| f.kind().to_owned()),
-            guard_action,
-        };
-        self.with_db_retry("record the reply", || {
-            store::messages::record_reply(&self.db, &record)
-        })
-        .await?;
-        tracing::info!(
-            event_id = %p.event_id,
-            gate = %plan.action,
-            searched = plan.searched,
-            gate_ms,
+        Ok(Generated {
+            outcome,
+            plan,
+            caught,
             regenerations,
-            guard = ?record.guard_action,
-            latency_ms = record.latency_ms,
-            confidence = ?record.confidence,
-            "replied"
+        })
+    }
+
+    /// What a gate decision taken before a generation means: its instruction, and for a
+    /// search the notice, the search itself and its sources.
+    async fn carry_out(
+        &self,
+        p: &store::messages::Pending,
+        d: GateDecision,
+        shown: &mut ReplyParts,
+        gate: &mut GateRun<'_>,
+        reply_to: Option<&str>,
+    ) -> Result<gate_step::GatePlan, TurnError> {
+        if d.action != GateAction::Search {
+            return Ok(gate_step::without_search(&d));
+        }
+        let query = crate::research::search_query(&p.body);
+        self.show(
+            p,
+            shown,
+            &format!("🔎 Searching the web for “{query}” …"),
+            false,
+            reply_to,
+        )
+        .await?;
+        let planned = gate_step::search(self.web.as_deref(), &p.body, d).await;
+        gate.ms = Some(elapsed_ms(gate.started));
+        Ok(planned)
+    }
+
+    /// The prompt of one generation: the gate's sections and, after a flawed answer, the
+    /// corrective note go into the notes; a regeneration goes without the conversation (it
+    /// is where a small model finds the words it copies, and memory still carries what the
+    /// user told).
+    fn messages(
+        &self,
+        inp: &Inputs,
+        parts: &Parts,
+        plan: Option<&gate_step::GatePlan>,
+        regenerations: u32,
+    ) -> Vec<ChatMessage> {
+        let memories: Vec<&str> = parts.memories.iter().map(String::as_str).collect();
+        let mut sections: Vec<String> = plan.map(|pl| pl.sections.clone()).unwrap_or_default();
+        if regenerations > 0 {
+            sections.push(CORRECTION.to_owned());
+        }
+        let notes = prompt::notes(
+            inp.now,
+            inp.tz,
+            &Notes {
+                memories: &memories,
+                sections: &sections,
+            },
         );
-        self.learn_in_background(p, &record);
-        Ok(())
+        let conversation = if regenerations == 0 {
+            parts.conversation.clone()
+        } else {
+            Vec::new()
+        };
+        prompt::assemble(
+            parts.system.clone(),
+            conversation,
+            notes,
+            parts.message.clone(),
+            self.notes_as_system(),
+        )
     }
 
     /// The guard for this turn: what the user wrote and the bot replied before, the names
@@ -886,6 +864,96 @@ impl Assistant {
             )
             .await;
         }
+    }
+}
+
+/// How the generations of one turn ended.
+struct Generated {
+    /// The last generation's logprobs and finish reason; `None` when every one was flawed.
+    outcome: Option<(Vec<TokenLogprob>, Option<String>)>,
+    plan: gate_step::GatePlan,
+    /// The first flaw the guard caught, if any.
+    caught: Option<Flaw>,
+    regenerations: u32,
+}
+
+/// The reply's final text: an honest fallback when every generation was flawed, a
+/// placeholder for an empty answer, the notes on a cut-off answer and the sources. Returns
+/// what the guard did (`regenerated`, `fallback`), if anything.
+fn settle(shown: &mut ReplyParts, g: &Generated, guard: &Guard, message: &str) -> Option<String> {
+    let (finish, guard_action) = match &g.outcome {
+        // Already on screen (the last words wait for the final edit).
+        Some((_, finish)) => (
+            finish.as_deref(),
+            g.caught.as_ref().map(|_| "regenerated".to_owned()),
+        ),
+        None => {
+            let wordings = if crate::memory::grounding::nothing_to_learn(message) {
+                FALLBACK_QUESTION
+            } else {
+                FALLBACK_STATEMENT
+            };
+            // The first wording the guard lets through (not one used just before).
+            let fallback = wordings
+                .iter()
+                .find(|w| guard.check(w).is_none())
+                .unwrap_or(&wordings[0]);
+            shown.current = (*fallback).to_owned();
+            (None, Some("fallback".to_owned()))
+        }
+    };
+    if shown.current.trim().is_empty() && shown.done_ids.is_empty() {
+        shown.current = "(I had nothing to say to that. Could you rephrase?)".into();
+    }
+    if finish == Some("length") {
+        shown
+            .current
+            .push_str("\n\n*(cut short: the answer reached my length limit; ask me to continue)*");
+    }
+    if let Some(sources) = &g.plan.sources_markdown {
+        shown.current.push_str("\n\n");
+        shown.current.push_str(sources);
+    }
+    guard_action
+}
+
+/// What the finished reply records: its parts, confidence, the gate, the guard, the facts
+/// its prompt used.
+fn reply_record(
+    p: &store::messages::Pending,
+    inp: &Inputs,
+    shown: ReplyParts,
+    g: &Generated,
+    gate: &GateRun<'_>,
+    guard_action: Option<String>,
+    started: Instant,
+) -> store::messages::ReplyRecord {
+    let logprobs = g.outcome.as_ref().map_or(&[][..], |(l, _)| l.as_slice());
+    let conf = crate::confidence::from_logprobs(logprobs);
+    let mut ids = shown.done_ids;
+    let mut texts = shown.done_texts;
+    ids.extend(shown.current_id);
+    texts.push(shown.current);
+    store::messages::ReplyRecord {
+        message_id: p.id,
+        user_id: p.user_id.clone(),
+        room_id: p.room_id.clone(),
+        message_event_id: p.event_id.clone(),
+        thread_root: p.thread_root.clone(),
+        part_event_ids: ids,
+        parts: texts,
+        confidence: conf.map(|c| c.score),
+        mean_logprob: conf.map(|c| c.mean_logprob),
+        min_token_prob: conf.map(|c| c.min_token_prob),
+        mean_entropy: conf.map(|c| c.mean_entropy),
+        latency_ms: elapsed_ms(started),
+        facts_used: inp.retrieved.fact_ids(),
+        gate_action: g.plan.action.as_str().to_owned(),
+        gate_reason: g.plan.reason.clone(),
+        searched: g.plan.searched,
+        gate_ms: gate.ms.unwrap_or(0),
+        guard_flaw: g.caught.as_ref().map(|f| f.kind().to_owned()),
+        guard_action,
     }
 }
 

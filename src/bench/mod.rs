@@ -7,6 +7,7 @@ pub mod locomo;
 pub mod night;
 pub mod recorder;
 pub mod retrieval;
+pub mod stub_llm;
 pub mod turn;
 
 pub(crate) use crate::db::TempDatabase;

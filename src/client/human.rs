@@ -537,21 +537,18 @@ impl Human {
         // and everything already in the rooms counts as history.
         // Timeout zero: SyncSettings defaults to a 30 s long poll, which with a restored
         // sync token and nothing new would stall every start by 30 s.
-        let mut attempt = 0;
-        let first = loop {
-            match client
-                .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        // A homeserver that is restarting answers again within seconds.
+        let first = {
+            use backon::Retryable;
+            (|| client.sync_once(SyncSettings::default().timeout(Duration::ZERO)))
+                .retry(
+                    backon::ExponentialBuilder::default()
+                        .with_min_delay(Duration::from_millis(500))
+                        .with_max_times(INITIAL_SYNC_RETRIES as usize),
+                )
+                .notify(|e, wait| tracing::warn!(error = %e, retry_in = ?wait, "initial Matrix sync failed; retrying"))
                 .await
-            {
-                Ok(response) => break response,
-                // A homeserver that is restarting answers again within seconds.
-                Err(e) if attempt < INITIAL_SYNC_RETRIES => {
-                    attempt += 1;
-                    tracing::warn!(error = %e, attempt, "initial Matrix sync failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500) * attempt).await;
-                }
-                Err(e) => return Err(e).context("initial Matrix sync"),
-            }
+                .context("initial Matrix sync")?
         };
         shared.ingest(&client, first).await;
 
@@ -1040,19 +1037,25 @@ impl Human {
 }
 
 async fn sync_loop(client: Client, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(500);
+    // The homeserver may be restarting: keep trying, slower and slower, until it answers.
+    let policy = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(15))
+        .without_max_times();
+    use backon::BackoffBuilder;
+    let mut waits = policy.build();
     loop {
         let settings = SyncSettings::default().timeout(SYNC_LONG_POLL);
         tokio::select! {
             _ = stop.changed() => break,
             result = client.sync_once(settings) => match result {
                 Ok(response) => {
-                    backoff = Duration::from_millis(500);
+                    waits = policy.build();
                     *lock(&shared.last_sync_error) = None;
                     shared.ingest(&client, response).await;
                 }
                 Err(e) => {
-                    // The homeserver may be restarting; keep trying, slower and slower.
+                    let backoff = waits.next().unwrap_or(Duration::from_secs(15));
                     tracing::warn!(error = %e, retry_in = ?backoff, "Matrix sync failed");
                     *lock(&shared.last_sync_error) = Some(e.to_string());
                     shared.bump();
@@ -1060,7 +1063,6 @@ async fn sync_loop(client: Client, shared: Arc<Shared>, mut stop: watch::Receive
                         _ = stop.changed() => break,
                         _ = tokio::time::sleep(backoff) => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(15));
                 }
             }
         }

@@ -130,10 +130,12 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// Delay before retry number `attempt` (1-based): doubling, capped.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.first.saturating_mul(factor).min(self.max)
+    /// The waits between attempts: `first`, doubling, capped at `max`, `max_retries` of them.
+    pub fn builder(&self) -> backon::ExponentialBuilder {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.first)
+            .with_max_delay(self.max)
+            .with_max_times(self.max_retries as usize)
     }
 }
 
@@ -495,51 +497,52 @@ impl LlmClient {
         timeout: Duration,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, LlmError> {
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let last = attempt > self.backoff.max_retries;
+        use backon::Retryable;
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let once = || async {
+            let attempt = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             match build().timeout(timeout).send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) if resp.status().is_success() => Ok(resp),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    if matches!(status, 502..=504) && !last {
-                        tracing::warn!(server = %ep.kind, url = %ep.base, status, attempt, "server busy; retrying");
-                        tokio::time::sleep(self.backoff.delay(attempt)).await;
-                        continue;
-                    }
                     let text = resp.text().await.unwrap_or_default();
                     let message = serde_json::from_str::<WireErrorBody>(&text)
                         .map(|b| b.error.message)
                         .unwrap_or_else(|_| truncate(&text, 300));
-                    return Err(LlmError::Http {
+                    Err(LlmError::Http {
                         server: ep.kind,
                         url: ep.base.clone(),
                         status,
                         message,
-                    });
+                    })
                 }
-                Err(e) if e.is_timeout() && !e.is_connect() => {
-                    return Err(LlmError::Timeout {
-                        server: ep.kind,
-                        url: ep.base.clone(),
-                        seconds: timeout.as_secs(),
-                    });
-                }
-                Err(e) => {
-                    if last {
-                        return Err(LlmError::Unreachable {
-                            server: ep.kind,
-                            url: ep.base.clone(),
-                            detail: error_chain(&e),
-                            attempts: attempt,
-                        });
-                    }
-                    tracing::warn!(server = %ep.kind, url = %ep.base, attempt, error = %error_chain(&e), "request failed; retrying");
-                    tokio::time::sleep(self.backoff.delay(attempt)).await;
-                }
+                Err(e) if e.is_timeout() && !e.is_connect() => Err(LlmError::Timeout {
+                    server: ep.kind,
+                    url: ep.base.clone(),
+                    seconds: timeout.as_secs(),
+                }),
+                Err(e) => Err(LlmError::Unreachable {
+                    server: ep.kind,
+                    url: ep.base.clone(),
+                    detail: error_chain(&e),
+                    attempts: attempt,
+                }),
             }
-        }
+        };
+        once.retry(self.backoff.builder())
+            .when(|e| {
+                matches!(
+                    e,
+                    LlmError::Http {
+                        status: 502..=504,
+                        ..
+                    } | LlmError::Unreachable { .. }
+                )
+            })
+            .notify(|e, wait| {
+                tracing::warn!(server = %ep.kind, url = %ep.base, error = %e, retry_in = ?wait, "request failed; retrying")
+            })
+            .await
     }
 }
 
@@ -759,16 +762,14 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
+        use backon::BackoffBuilder;
         let b = Backoff {
             max_retries: 5,
             first: Duration::from_millis(100),
             max: Duration::from_millis(500),
         };
-        assert_eq!(b.delay(1), Duration::from_millis(100));
-        assert_eq!(b.delay(2), Duration::from_millis(200));
-        assert_eq!(b.delay(3), Duration::from_millis(400));
-        assert_eq!(b.delay(4), Duration::from_millis(500));
-        assert_eq!(b.delay(40), Duration::from_millis(500));
+        let waits: Vec<u64> = b.builder().build().map(|d| d.as_millis() as u64).collect();
+        assert_eq!(waits, [100, 200, 400, 500, 500]);
     }
 
     #[test]

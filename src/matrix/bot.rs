@@ -180,20 +180,26 @@ pub async fn run(
         })
     };
 
-    let mut delay = Duration::from_secs(1);
+    // The homeserver may be restarting: wait 1 s, doubling to 30 s, until a sync succeeds.
+    let policy = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(30))
+        .without_max_times();
+    use backon::BackoffBuilder;
+    let mut waits = policy.build();
     while !shutdown.is_cancelled() {
         let settings = SyncSettings::default().timeout(Duration::from_secs(30));
         tokio::select! {
             _ = shutdown.cancelled() => break,
             res = client.sync_once(settings) => match res {
-                Ok(_) => delay = Duration::from_secs(1),
+                Ok(_) => waits = policy.build(),
                 Err(e) => {
+                    let delay = waits.next().unwrap_or(Duration::from_secs(30));
                     tracing::warn!(error = %e, retry_in = ?delay, "sync failed; the homeserver may be restarting");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(delay) => {}
                     }
-                    delay = (delay * 2).min(Duration::from_secs(30));
                 }
             }
         }
@@ -272,6 +278,16 @@ impl Workers {
     }
 }
 
+/// What every event handler needs: who the bot is, who it serves, where work goes, and
+/// whether the first sync is done (events before it are history, not new messages).
+#[derive(Clone)]
+struct Handlers {
+    me: OwnedUserId,
+    allow: Arc<AllowList>,
+    workers: Arc<Workers>,
+    live: Arc<AtomicBool>,
+}
+
 fn register_handlers(
     client: &Client,
     me: &OwnedUserId,
@@ -279,138 +295,159 @@ fn register_handlers(
     workers: Arc<Workers>,
     live: Arc<AtomicBool>,
 ) {
-    // Invites: join for allow-listed inviters, decline everyone else.
-    {
-        let me = me.clone();
-        let allow = allow.clone();
-        client.add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room, client: Client| {
-            let me = me.clone();
-            let allow = allow.clone();
-            async move {
-                if ev.state_key != me || ev.content.membership != MembershipState::Invite || room.state() != RoomState::Invited {
-                    return;
-                }
-                if allow.allows(ev.sender.as_str()) {
-                    tokio::spawn(join_with_retry(room, ev.sender.clone()));
-                } else {
-                    tracing::info!(room_id = %room.room_id(), inviter = %ev.sender, "declining an invite from a user not on the allow-list");
-                    // Declining with a reason lets the inviter's client say why.
-                    let mut req = leave_room::v3::Request::new(room.room_id().to_owned());
-                    req.reason = Some("Sorry, I'm a personal assistant and only talk to the people I was set up for.".into());
-                    if let Err(e) = client.send(req).await {
-                        tracing::warn!(error = %e, "could not decline the invite");
-                    }
-                }
-            }
-        });
+    let h = Handlers {
+        me: me.clone(),
+        allow,
+        workers,
+        live,
+    };
+    let on = h.clone();
+    client.add_event_handler(
+        move |ev: StrippedRoomMemberEvent, room: Room, client: Client| {
+            let on = on.clone();
+            async move { on.invite(ev, room, client).await }
+        },
+    );
+    let on = h.clone();
+    client.add_event_handler(move |ev: OriginalSyncRoomMemberEvent, room: Room| {
+        let on = on.clone();
+        async move { on.member(ev, room).await }
+    });
+    let on = h.clone();
+    client.add_event_handler(
+        move |ev: OriginalSyncRoomMessageEvent, room: Room, enc: Option<EncryptionInfo>| {
+            let on = on.clone();
+            async move { on.message(ev, room, enc.is_some()).await }
+        },
+    );
+    let on = h.clone();
+    client.add_event_handler(move |ev: OriginalSyncReactionEvent, room: Room| {
+        let on = on.clone();
+        async move { on.reaction(ev, room).await }
+    });
+    client.add_event_handler(move |ev: OriginalSyncRoomRedactionEvent, room: Room| {
+        let on = h.clone();
+        async move { on.redaction(ev, room).await }
+    });
+}
+
+impl Handlers {
+    /// Events from others, after the first sync.
+    fn fresh(&self, sender: &OwnedUserId) -> bool {
+        self.live.load(Ordering::SeqCst) && *sender != self.me
     }
-    // Leave rooms where nobody is left to talk to.
-    {
-        let me = me.clone();
-        let workers = workers.clone();
-        client.add_event_handler(move |ev: OriginalSyncRoomMemberEvent, room: Room| {
-            let me = me.clone();
-            let workers = workers.clone();
-            async move {
-                if ev.state_key == me
-                    || !matches!(
-                        ev.content.membership,
-                        MembershipState::Leave | MembershipState::Ban
-                    )
-                {
-                    return;
-                }
-                if room.state() == RoomState::Joined && room.joined_members_count() <= 1 {
-                    tracing::info!(room_id = %room.room_id(), "the other member left; leaving too");
-                    if let Err(e) = room.leave().await {
-                        tracing::warn!(error = %e, "could not leave an empty room");
-                    }
-                    if let Err(e) = workers.assistant.room_left(room.room_id().as_str()).await {
-                        tracing::warn!(error = %e, "could not record leaving the room");
-                    }
-                }
-            }
-        });
+
+    /// Invites: join for allow-listed inviters, decline everyone else.
+    async fn invite(&self, ev: StrippedRoomMemberEvent, room: Room, client: Client) {
+        if ev.state_key != self.me
+            || ev.content.membership != MembershipState::Invite
+            || room.state() != RoomState::Invited
+        {
+            return;
+        }
+        if self.allow.allows(ev.sender.as_str()) {
+            tokio::spawn(join_with_retry(room, ev.sender.clone()));
+            return;
+        }
+        tracing::info!(room_id = %room.room_id(), inviter = %ev.sender, "declining an invite from a user not on the allow-list");
+        // Declining with a reason lets the inviter's client say why.
+        let mut req = leave_room::v3::Request::new(room.room_id().to_owned());
+        req.reason = Some(
+            "Sorry, I'm a personal assistant and only talk to the people I was set up for.".into(),
+        );
+        if let Err(e) = client.send(req).await {
+            tracing::warn!(error = %e, "could not decline the invite");
+        }
     }
-    // Messages.
-    {
-        let me = me.clone();
-        let allow = allow.clone();
-        let workers = workers.clone();
-        let live = live.clone();
-        client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room, enc: Option<EncryptionInfo>| {
-            let (me, allow, workers, live) = (me.clone(), allow.clone(), workers.clone(), live.clone());
-            async move {
-                if !live.load(Ordering::SeqCst) || ev.sender == me || room.state() != RoomState::Joined {
-                    return;
-                }
-                if !allow.allows(ev.sender.as_str()) {
-                    tracing::info!(sender = %ev.sender, "ignoring a message from a user not on the allow-list");
-                    return;
-                }
-                let Some(msg) = to_incoming_message(&ev, room.room_id().to_owned(), enc.is_some()) else {
-                    return;
-                };
-                let room_id = msg.room_id.clone();
-                match workers.assistant.accept(Incoming::Message(msg)).await {
-                    Ok(Some(job)) => workers.submit(&room_id, job),
-                    Ok(None) => {}
-                    Err(e) => tracing::error!(error = format!("{e:#}"), "could not store an incoming message"),
-                }
+
+    /// Leaves rooms where nobody is left to talk to.
+    async fn member(&self, ev: OriginalSyncRoomMemberEvent, room: Room) {
+        if ev.state_key == self.me
+            || !matches!(
+                ev.content.membership,
+                MembershipState::Leave | MembershipState::Ban
+            )
+        {
+            return;
+        }
+        if room.state() == RoomState::Joined && room.joined_members_count() <= 1 {
+            tracing::info!(room_id = %room.room_id(), "the other member left; leaving too");
+            if let Err(e) = room.leave().await {
+                tracing::warn!(error = %e, "could not leave an empty room");
             }
-        });
+            if let Err(e) = self
+                .workers
+                .assistant
+                .room_left(room.room_id().as_str())
+                .await
+            {
+                tracing::warn!(error = %e, "could not record leaving the room");
+            }
+        }
     }
-    // Reactions and their redactions.
-    {
-        let me = me.clone();
-        let workers = workers.clone();
-        let live = live.clone();
-        client.add_event_handler(move |ev: OriginalSyncReactionEvent, room: Room| {
-            let (me, workers, live) = (me.clone(), workers.clone(), live.clone());
-            async move {
-                if !live.load(Ordering::SeqCst) || ev.sender == me {
-                    return;
-                }
-                let incoming = Incoming::Reaction {
-                    event_id: ev.event_id.to_string(),
-                    room_id: room.room_id().to_string(),
-                    sender: ev.sender.to_string(),
-                    target_event_id: ev.content.relates_to.event_id.to_string(),
-                    key: ev.content.relates_to.key.clone(),
-                };
-                // An approval decided by this reaction comes back as work for the room's worker.
-                match workers.assistant.accept(incoming).await {
-                    Ok(Some(job)) => workers.submit(room.room_id().as_str(), job),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::error!(error = format!("{e:#}"), "could not record a reaction")
-                    }
-                }
+
+    /// Messages of allow-listed users go to the assistant; a turn to answer goes to the
+    /// room's worker.
+    async fn message(&self, ev: OriginalSyncRoomMessageEvent, room: Room, encrypted: bool) {
+        if !self.fresh(&ev.sender) || room.state() != RoomState::Joined {
+            return;
+        }
+        if !self.allow.allows(ev.sender.as_str()) {
+            tracing::info!(sender = %ev.sender, "ignoring a message from a user not on the allow-list");
+            return;
+        }
+        let Some(msg) = to_incoming_message(&ev, room.room_id().to_owned(), encrypted) else {
+            return;
+        };
+        let room_id = msg.room_id.clone();
+        match self.workers.assistant.accept(Incoming::Message(msg)).await {
+            Ok(Some(job)) => self.workers.submit(&room_id, job),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "could not store an incoming message"
+                )
             }
-        });
+        }
     }
-    {
-        let me = me.clone();
-        client.add_event_handler(move |ev: OriginalSyncRoomRedactionEvent, room: Room| {
-            let (me, workers, live) = (me.clone(), workers.clone(), live.clone());
-            async move {
-                if !live.load(Ordering::SeqCst) || ev.sender == me {
-                    return;
-                }
-                let Some(redacts) = ev.content.redacts.clone().or(ev.redacts.clone()) else {
-                    return;
-                };
-                let incoming = Incoming::Redaction {
-                    event_id: ev.event_id.to_string(),
-                    room_id: room.room_id().to_string(),
-                    sender: ev.sender.to_string(),
-                    redacts: redacts.to_string(),
-                };
-                if let Err(e) = workers.assistant.accept(incoming).await {
-                    tracing::error!(error = format!("{e:#}"), "could not apply a redaction");
-                }
-            }
-        });
+
+    /// Reactions: feedback, tags, and approvals (which come back as work for the room).
+    async fn reaction(&self, ev: OriginalSyncReactionEvent, room: Room) {
+        if !self.fresh(&ev.sender) {
+            return;
+        }
+        let incoming = Incoming::Reaction {
+            event_id: ev.event_id.to_string(),
+            room_id: room.room_id().to_string(),
+            sender: ev.sender.to_string(),
+            target_event_id: ev.content.relates_to.event_id.to_string(),
+            key: ev.content.relates_to.key.clone(),
+        };
+        match self.workers.assistant.accept(incoming).await {
+            Ok(Some(job)) => self.workers.submit(room.room_id().as_str(), job),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = format!("{e:#}"), "could not record a reaction"),
+        }
+    }
+
+    /// Redactions take back what a reaction gave.
+    async fn redaction(&self, ev: OriginalSyncRoomRedactionEvent, room: Room) {
+        if !self.fresh(&ev.sender) {
+            return;
+        }
+        let Some(redacts) = ev.content.redacts.clone().or(ev.redacts.clone()) else {
+            return;
+        };
+        let incoming = Incoming::Redaction {
+            event_id: ev.event_id.to_string(),
+            room_id: room.room_id().to_string(),
+            sender: ev.sender.to_string(),
+            redacts: redacts.to_string(),
+        };
+        if let Err(e) = self.workers.assistant.accept(incoming).await {
+            tracing::error!(error = format!("{e:#}"), "could not apply a redaction");
+        }
     }
 }
 

@@ -20,29 +20,9 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         .fetch_one(&mut *tx)
         .await?;
 
-    let mut content = DigestContent::default();
-    let mut max_fact = fact_mark;
-    for f in upkeep::stored_after(&mut tx, cx.user_id, fact_mark).await? {
-        max_fact = max_fact.max(f.id);
-        if f.live {
-            content.new_facts.push(NewFactItem {
-                id: f.id,
-                text: f.text,
-                category: f.category,
-                priority: f.priority,
-            });
-        }
-    }
-    content.superseded =
-        serde_json::from_value::<Vec<SupersededItem>>(stats["conflicts"]["superseded"].clone())
-            .unwrap_or_default();
-    content.clusters =
-        serde_json::from_value::<Vec<ClusterItem>>(stats["cluster"]["changes"].clone())
-            .unwrap_or_default();
-    content.behaviour =
-        serde_json::from_value::<Vec<String>>(stats["behaviour"]["changes"].clone())
-            .unwrap_or_default();
-    content.archived = stats["decay"]["archived"].as_u64().unwrap_or(0) as usize;
+    let facts = upkeep::stored_after(&mut tx, cx.user_id, fact_mark).await?;
+    let max_fact = facts.iter().map(|f| f.id).fold(fact_mark, i64::max);
+    let content = content(facts, &stats);
     // Join an unsent digest of the same night (a second pass); leave a sent one alone.
     let existing = sqlx::query(
         "SELECT content, sent_at IS NOT NULL AS sent FROM digests WHERE user_id = $1 AND for_date = $2 FOR UPDATE",
@@ -110,4 +90,31 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// What tonight's digest tells: the live facts stored since the mark, and what the night's
+/// stages recorded in their statistics (replacements, topics, behaviour, archived facts).
+fn content(facts: Vec<upkeep::LaterFact>, stats: &Value) -> DigestContent {
+    DigestContent {
+        new_facts: facts
+            .into_iter()
+            .filter(|f| f.live)
+            .map(|f| NewFactItem {
+                id: f.id,
+                text: f.text,
+                category: f.category,
+                priority: f.priority,
+            })
+            .collect(),
+        superseded: serde_json::from_value::<Vec<SupersededItem>>(
+            stats["conflicts"]["superseded"].clone(),
+        )
+        .unwrap_or_default(),
+        clusters: serde_json::from_value::<Vec<ClusterItem>>(stats["cluster"]["changes"].clone())
+            .unwrap_or_default(),
+        behaviour: serde_json::from_value::<Vec<String>>(stats["behaviour"]["changes"].clone())
+            .unwrap_or_default(),
+        archived: stats["decay"]["archived"].as_u64().unwrap_or(0) as usize,
+        ..DigestContent::default()
+    }
 }
