@@ -47,6 +47,8 @@ pub enum FetchError {
     TooManyRedirects { url: String, limit: usize },
     #[error("{url} redirected to an unusable location {location:?}")]
     BadRedirect { url: String, location: String },
+    #[error("{url} could not be read in time (the page is too complex)")]
+    Unreadable { url: String },
 }
 
 impl FetchError {
@@ -57,6 +59,7 @@ impl FetchError {
             | FetchError::Blocked { url }
             | FetchError::Request { url, .. }
             | FetchError::Timeout { url }
+            | FetchError::Unreadable { url }
             | FetchError::Status { url, .. }
             | FetchError::NotHtml { url, .. }
             | FetchError::TooManyRedirects { url, .. }

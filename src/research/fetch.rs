@@ -30,6 +30,9 @@ pub struct FetchLimits {
     pub allow_private: bool,
 }
 
+/// Longest a page's HTML may take to read (a 1 MiB page takes well under a second).
+const PARSE_DEADLINE: Duration = Duration::from_secs(5);
+
 impl Default for FetchLimits {
     fn default() -> Self {
         FetchLimits {
@@ -176,7 +179,14 @@ async fn fetch(
         .and_then(|m| m.get_param(mime::CHARSET))
         .map(|c| c.as_str().to_ascii_lowercase());
     let html = decode(&body, charset.as_deref());
-    let readable = readable::extract(&html, limits.max_text_chars);
+    // Parsing is CPU work: on a blocking thread, so the bot's other tasks go on, with a
+    // deadline a hostile page cannot stretch.
+    let max_chars = limits.max_text_chars;
+    let parse = tokio::task::spawn_blocking(move || readable::extract(&html, max_chars));
+    let readable = match tokio::time::timeout(PARSE_DEADLINE, parse).await {
+        Ok(Ok(readable)) => readable,
+        Ok(Err(_)) | Err(_) => return Err(FetchError::Unreadable { url: at }),
+    };
     Ok(Page {
         requested_url: requested.to_owned(),
         url: at,

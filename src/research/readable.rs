@@ -100,12 +100,67 @@ const CHROME_ROLES: &[&str] = &[
     "menubar",
 ];
 
+/// Deepest nesting read. The HTML parser's work grows with the square of the nesting (it
+/// searches the open elements for each tag), so a page is cut where its nesting passes this,
+/// before parsing: a hundred thousand nested `<div>`s would otherwise take minutes.
+const MAX_DEPTH: usize = 256;
+
+/// Elements that never hold children, or that the parser closes by itself when the next one
+/// opens: they do not deepen the nesting.
+const FLAT: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option",
+];
+
+/// `html` up to the first tag that would nest elements deeper than `max` (all of it when none
+/// does). Counts start and end tags from the raw text, so it can only overestimate the depth
+/// (a `<div` inside a script counts too): a page is cut early, never parsed too deep.
+fn within_depth(html: &str, max: usize) -> &str {
+    let bytes = html.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|b| *b == b'<') {
+        let at = i + off;
+        i = at + 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        let start = if closing { i + 1 } else { i };
+        let name_len = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'!')
+            .count();
+        if name_len == 0 {
+            continue;
+        }
+        let name = html[start..start + name_len].to_ascii_lowercase();
+        // `<!doctype>`, comments and CDATA hold no elements.
+        if name.starts_with('!') || FLAT.contains(&name.as_str()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        let self_closing = bytes[start..]
+            .iter()
+            .position(|b| *b == b'>')
+            .is_some_and(|end| end > 0 && bytes[start + end - 1] == b'/');
+        if self_closing {
+            continue;
+        }
+        depth += 1;
+        if depth > max {
+            return &html[..at];
+        }
+    }
+    html
+}
+
 /// A root with less text than this falls back to `<body>`.
 const MIN_ROOT_CHARS: usize = 200;
 
 /// The readable title and text of an HTML document, the text capped at `max_chars`.
 pub fn extract(html: &str, max_chars: usize) -> Readable {
-    let doc = Html::parse_document(html);
+    let doc = Html::parse_document(within_depth(html, MAX_DEPTH));
     let title = title(&doc);
     let body = first(&doc, "body").unwrap_or_else(|| doc.root_element());
     let root = first(&doc, "main, [role=main]")
@@ -160,28 +215,39 @@ fn text_of(root: ElementRef<'_>, keep_header: bool) -> String {
     lines.join("\n")
 }
 
-fn walk(el: ElementRef<'_>, keep_header: bool, current: &mut String, lines: &mut Vec<String>) {
-    for child in el.children() {
+/// Walks the tree with an explicit stack (a hostile page nests elements a hundred thousand
+/// deep; recursion would overflow the thread's stack). Elements nested deeper than
+/// [`MAX_DEPTH`] are not read: no real page puts its content there.
+fn walk(root: ElementRef<'_>, keep_header: bool, current: &mut String, lines: &mut Vec<String>) {
+    // Each frame: the next child to visit, and whether its parent is a block.
+    let mut stack = vec![(root.first_child(), false)];
+    while let Some((next, _)) = stack.last_mut() {
+        let Some(child) = *next else {
+            let (_, block) = stack.pop().expect("the loop saw a frame");
+            if block {
+                flush(current, lines);
+            }
+            continue;
+        };
+        *next = child.next_sibling();
         match child.value() {
             Node::Text(t) => current.push_str(t),
             Node::Element(e) => {
                 let name = e.name();
-                if SKIP.contains(&name) || (name == "header" && !keep_header) || is_chrome(e) {
+                if SKIP.contains(&name)
+                    || (name == "header" && !keep_header)
+                    || is_chrome(e)
+                    || stack.len() >= MAX_DEPTH
+                {
                     // A skipped element still separates the words around it.
                     current.push(' ');
                     continue;
                 }
-                let Some(child_el) = ElementRef::wrap(child) else {
-                    continue;
-                };
                 let block = BLOCKS.contains(&name);
                 if block {
                     flush(current, lines);
                 }
-                walk(child_el, keep_header, current, lines);
-                if block {
-                    flush(current, lines);
-                }
+                stack.push((child.first_child(), block));
             }
             _ => {}
         }
@@ -326,5 +392,47 @@ mod tests {
         ] {
             let _ = extract(junk, 100);
         }
+    }
+
+    #[test]
+    fn a_page_nested_a_hundred_thousand_deep_is_read_without_overflowing() {
+        let depth = 100_000;
+        let html = format!(
+            "<html><body><p>Shallow words.</p>{}deep words{}</body></html>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        // A thread with a small stack: the old recursive walk overflowed even the main one.
+        let r = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || extract(&html, 10_000))
+            .unwrap()
+            .join()
+            .expect("extract must not overflow the stack");
+        assert!(r.text.contains("Shallow words."), "{:?}", r.text);
+        assert!(!r.text.contains("deep words"), "read beyond the depth cap");
+    }
+
+    #[test]
+    fn the_depth_cut_keeps_flat_and_closed_elements() {
+        let flat = format!("<body>{}</body>", "<p>one<li>two<br>".repeat(1000));
+        assert_eq!(within_depth(&flat, 10), flat);
+        let closed = "<div><span>a</span></div>".repeat(1000);
+        assert_eq!(within_depth(&closed, 3), closed);
+        let deep = "<div>".repeat(20);
+        assert_eq!(within_depth(&deep, 10), "<div>".repeat(10));
+        assert_eq!(within_depth("<a/><b/><c/>", 1), "<a/><b/><c/>");
+        let comments = "<!-- x --><!doctype html>".repeat(50);
+        assert_eq!(within_depth(&comments, 1), comments);
+    }
+
+    #[test]
+    fn nesting_within_the_cap_is_read() {
+        let html = format!(
+            "<body>{}middle{}</body>",
+            "<div>".repeat(100),
+            "</div>".repeat(100)
+        );
+        assert_eq!(extract(&html, 100).text, "middle");
     }
 }

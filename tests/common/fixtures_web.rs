@@ -78,6 +78,7 @@ impl WebFixture {
             .route("/pages/latin1", get(latin1))
             .route("/pages/report.pdf", get(pdf))
             .route("/pages/endless", get(endless))
+            .route("/pages/nested", get(|| async { html_owned(nested_page()) }))
             .route("/pages/slow", get(slow))
             .route("/pages/trickle", get(trickle))
             .route("/pages/missing", get(|| async { StatusCode::NOT_FOUND }))
@@ -139,6 +140,10 @@ async fn record(
 }
 
 fn html(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+fn html_owned(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
@@ -282,4 +287,15 @@ async fn search(
         "corrections": [], "infoboxes": [], "suggestions": [], "unresponsive_engines": []
     }))
     .into_response()
+}
+
+/// A hostile page: nearly 1 MiB of `<div>`s nested inside each other, under a readable
+/// first paragraph.
+fn nested_page() -> String {
+    let depth = 170_000;
+    format!(
+        "<html><head><title>Nested</title></head><body><p>Owls nest in hollow trees.</p>{}deep{}</body></html>",
+        "<div>".repeat(depth),
+        "</div>".repeat(depth)
+    )
 }

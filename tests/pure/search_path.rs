@@ -227,6 +227,25 @@ async fn an_endless_page_is_read_only_up_to_the_cap() {
 }
 
 #[tokio::test]
+async fn a_page_nested_deep_enough_to_overflow_a_recursive_walk_is_read_in_time() {
+    let web = WebFixture::start().await;
+    let capped = FetchLimits {
+        max_bytes: 1024 * 1024,
+        ..limits()
+    };
+    let page = fetch_readable(&web_client().unwrap(), &web.url("/pages/nested"), &capped)
+        .await
+        .unwrap();
+    assert_eq!(page.title, "Nested");
+    assert!(
+        page.text.starts_with("Owls nest in hollow trees."),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("deep"));
+}
+
+#[tokio::test]
 async fn slow_and_trickling_pages_hit_the_deadline() {
     let web = WebFixture::start().await;
     let http = web_client().unwrap();
