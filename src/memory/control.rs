@@ -231,7 +231,9 @@ pub async fn find(
 }
 
 /// Erases the user's facts `ids` (and the older versions they superseded) for real; ids of
-/// other users' facts, or unknown ids, erase nothing. Returns how many facts were deleted.
+/// other users' facts, or unknown ids, erase nothing. The messages they were learned from
+/// are scrubbed in the same transaction, so no night learns them again. Returns how many
+/// facts were deleted.
 pub async fn forget(pool: &PgPool, user_id: &str, ids: &[i64]) -> Result<usize, MemoryError> {
     if ids.is_empty() {
         return Ok(0);
@@ -262,6 +264,15 @@ pub async fn forget(pool: &PgPool, user_id: &str, ids: &[i64]) -> Result<usize, 
     .fetch_all(&mut *tx)
     .await?;
     unlink(&mut tx, user_id, Some(&doomed)).await?;
+    // The messages the facts came from go too, or the night would learn them again.
+    let sources: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT unnest(source_event_ids) FROM facts WHERE user_id = $1 AND id = ANY($2)",
+    )
+    .bind(user_id)
+    .bind(&doomed)
+    .fetch_all(&mut *tx)
+    .await?;
+    crate::store::messages::forget(&mut tx, user_id, Some(&sources)).await?;
     let deleted = sqlx::query("DELETE FROM facts WHERE user_id = $1 AND id = ANY($2)")
         .bind(user_id)
         .bind(&doomed)
@@ -273,12 +284,15 @@ pub async fn forget(pool: &PgPool, user_id: &str, ids: &[i64]) -> Result<usize, 
     Ok(deleted as usize)
 }
 
-/// `!forget everything`: erases all of the user's facts, clusters and profile. Returns how
+/// `!forget everything`: erases all of the user's facts, clusters and profile, and scrubs
+/// every message they wrote so far (see [`crate::store::messages::forget`]). Returns how
 /// many facts were deleted.
 pub async fn forget_everything(pool: &PgPool, user_id: &str) -> Result<usize, MemoryError> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
     unlink(&mut tx, user_id, None).await?;
+    // Everything said so far goes too, or the night and the next prompts would bring it back.
+    crate::store::messages::forget(&mut tx, user_id, None).await?;
     let deleted = sqlx::query("DELETE FROM facts WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)

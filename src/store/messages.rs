@@ -168,7 +168,7 @@ pub async fn history(
 ) -> sqlx::Result<Vec<Turn>> {
     let rows = sqlx::query(
         "SELECT role, body, sent_at FROM messages
-         WHERE user_id = $1 AND room_id = $2 AND id < $3 AND in_conversation
+         WHERE user_id = $1 AND room_id = $2 AND id < $3 AND in_conversation AND forgotten_at IS NULL
            AND ($4::text IS NULL OR thread_root = $4 OR event_id = $4)
          ORDER BY id DESC LIMIT $5",
     )
@@ -348,4 +348,41 @@ pub async fn record_bot_message(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Forgets the user's messages `event_ids` (all of the user's messages when `None`) and the
+/// bot's replies to them: the bodies are scrubbed, they count as done for the night, and
+/// neither prompts nor the night read them again. What `!forget` does to the sources of the
+/// facts it erases, so they are never learned again. Returns how many messages it scrubbed.
+pub async fn forget(
+    conn: &mut sqlx::PgConnection,
+    user_id: &str,
+    event_ids: Option<&[String]>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE messages SET body = '', forgotten_at = now(),
+                             night_processed_at = COALESCE(night_processed_at, now())
+         WHERE user_id = $1 AND forgotten_at IS NULL
+           AND ($2::text[] IS NULL OR event_id = ANY($2) OR (role = 'assistant' AND in_reply_to = ANY($2)))",
+    )
+    .bind(user_id)
+    .bind(event_ids)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Which of `event_ids` belong to messages the user had forgotten.
+pub async fn forgotten_among(
+    conn: &mut sqlx::PgConnection,
+    user_id: &str,
+    event_ids: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT event_id FROM messages WHERE user_id = $1 AND event_id = ANY($2) AND forgotten_at IS NOT NULL",
+    )
+    .bind(user_id)
+    .bind(event_ids)
+    .fetch_all(conn)
+    .await
 }

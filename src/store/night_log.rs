@@ -23,6 +23,7 @@ pub async fn pending(conn: &mut PgConnection, user_id: &str) -> sqlx::Result<Vec
                           WHERE r.user_id = m.user_id AND r.role = 'assistant' AND r.in_reply_to = m.event_id), 0)::bigint AS reply_chars
          FROM messages m
          WHERE m.user_id = $1 AND m.role = 'user' AND m.in_conversation AND m.night_processed_at IS NULL
+           AND m.forgotten_at IS NULL
          ORDER BY m.sent_at, m.id",
     )
     .bind(user_id)
@@ -68,7 +69,8 @@ pub async fn exchanges(
                 COALESCE(string_agg(r.body, E'\\n' ORDER BY r.id), '') AS reply
          FROM messages m
          LEFT JOIN messages r ON r.user_id = m.user_id AND r.role = 'assistant' AND r.in_reply_to = m.event_id
-         WHERE m.user_id = $1 AND m.id = ANY($2)
+                                AND r.forgotten_at IS NULL
+         WHERE m.user_id = $1 AND m.id = ANY($2) AND m.forgotten_at IS NULL
          GROUP BY m.id ORDER BY m.sent_at, m.id",
     )
     .bind(user_id)

@@ -342,3 +342,80 @@ async fn another_user_cannot_see_or_erase_memories() {
     );
     assert_eq!(facts(&r.db, ADA).await.len(), 1);
 }
+
+/// Tried as a user would: a forgotten PIN came back the next night, because the message it
+/// was learned from was still waiting for the night, and it stayed in every prompt's
+/// conversation. Forgetting now scrubs the sources.
+#[tokio::test]
+async fn a_forgotten_fact_stays_forgotten_in_prompts_and_after_a_night() {
+    let r = rig().await;
+    let pin_fact = json!({"facts": [
+        {"text": "The user's bank PIN is 4711", "category": "other", "priority": 3, "kind": "personal"}
+    ]});
+    r.stub.push(Reply::text("Noted, your PIN is 4711.", -0.1));
+    r.stub.push_structured(Reply::json(&pin_fact));
+    r.assistant
+        .handle(msg("$p1", "My bank PIN is 4711."))
+        .await
+        .unwrap();
+    let learned = eventually_facts(&r.db, ADA, 1).await;
+    assert!(learned.iter().any(|f| f.contains("4711")), "{learned:?}");
+
+    r.assistant
+        .handle(msg("$p2", "!forget bank PIN"))
+        .await
+        .unwrap();
+    let (ask_id, ask) = last_text(&r.out);
+    assert!(ask.contains("4711"), "{ask}");
+    r.assistant
+        .handle(react("$p3", ADA, &ask_id, "✅"))
+        .await
+        .unwrap();
+    let left = facts(&r.db, ADA).await;
+    assert!(
+        left.iter().all(|f| !f.contains("4711")),
+        "{ask}\n{left:?}\n{:?}",
+        last_text(&r.out)
+    );
+
+    // The next prompt carries nothing of it.
+    r.stub.push(Reply::text("Sure.", -0.1));
+    r.assistant
+        .handle(msg("$p4", "Remind me what I told you today?"))
+        .await
+        .unwrap();
+    let req = r.stub.chat_requests().last().cloned().unwrap();
+    assert!(!req.to_string().contains("4711"), "{req}");
+
+    // A night whose model would learn the PIN from any text that shows it learns nothing.
+    r.stub
+        .set_structured_responder(move |_: &str, body: &serde_json::Value| {
+            body.to_string()
+                .contains("4711")
+                .then(|| Reply::json(&pin_fact))
+        });
+    let llm = threeam::llm::LlmClient::new(&core_rig::config(&r.stub.url()).llm).unwrap();
+    let before = r.stub.structured_requests().len();
+    let now = chrono::Utc::now();
+    threeam::night::run_night(
+        &r.db.pool,
+        &llm,
+        ADA,
+        now.date_naive(),
+        now,
+        &threeam::night::RunOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        r.stub.structured_requests().len() > before,
+        "the night read the day"
+    );
+    assert!(
+        r.stub.structured_requests()[before..]
+            .iter()
+            .all(|q| !q.to_string().contains("4711")),
+        "the night read the forgotten message"
+    );
+    assert!(facts(&r.db, ADA).await.iter().all(|f| !f.contains("4711")));
+}

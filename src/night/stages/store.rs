@@ -4,7 +4,7 @@
 //! of the extracted groups are marked processed: an exchange is done only once its facts are
 //! committed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use pgvector::Vector;
 use serde_json::json;
@@ -45,9 +45,22 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     lock_user(&mut tx, cx.user_id).await?;
     crate::store::users::ensure(&mut *tx, cx.user_id).await?;
     exact_vector_order(&mut tx).await?;
+    // A `!forget` since the extraction scrubbed these sources: what came from them stays
+    // forgotten. (The user's lock, held since, keeps another from slipping in.)
+    let sources: Vec<String> = candidates
+        .iter()
+        .flat_map(|(_, f)| f.source_event_ids.iter().cloned())
+        .collect();
+    let forgotten: HashSet<String> =
+        crate::store::messages::forgotten_among(&mut tx, cx.user_id, &sources)
+            .await?
+            .into_iter()
+            .collect();
     let mut counts: HashMap<&'static str, usize> = HashMap::new();
     for ((cid, fact), vector) in candidates.iter().zip(vectors) {
+        let from_forgotten = fact.source_event_ids.iter().any(|e| forgotten.contains(e));
         let (outcome, fact_id) = match fact.normalized() {
+            _ if from_forgotten => ("forgotten", None),
             Ok(f) => match store_one(&mut tx, cx.user_id, &f, Vector::from(vector)).await? {
                 StoreOutcome::Inserted { id } => ("inserted", Some(id)),
                 StoreOutcome::Merged { id, .. } => ("merged", Some(id)),
@@ -88,6 +101,7 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
             "inserted": counts.get("inserted").copied().unwrap_or(0),
             "merged": counts.get("merged").copied().unwrap_or(0),
             "rejected": counts.get("rejected").copied().unwrap_or(0) + counts.get("already_stored").copied().unwrap_or(0),
+            "forgotten": counts.get("forgotten").copied().unwrap_or(0),
             "exchanges_processed": marked.exchanges,
             "other_messages_processed": marked.others,
         }),
