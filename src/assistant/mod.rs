@@ -232,7 +232,7 @@ impl Assistant {
     /// The slow part: answering a message or running a command.
     pub async fn process(&self, job: Job) -> anyhow::Result<()> {
         match job {
-            Job::Answer(id) => self.answer(id).await,
+            Job::Answer(id) => self.answer(id).await.map(|_| ()),
             Job::Command { command, message } => command.run(self, &message).await,
             Job::Decided(approval) => self.decide(approval).await,
             Job::OfferTags {
@@ -464,14 +464,12 @@ impl Assistant {
         let pending = store::messages::pending(&self.db, 50).await?;
         let mut answered = 0;
         for p in pending {
-            if self.answer(p.id).await.is_ok() {
-                let state = store::messages::reply_state(&self.db, p.id).await?;
-                if state.as_deref() == Some("answered") {
-                    answered += 1;
-                } else {
-                    // The model is still away; the rest would fail the same way.
-                    break;
-                }
+            match self.answer(p.id).await? {
+                turn::Answered::Yes => answered += 1,
+                // The rest would fail the same way.
+                turn::Answered::ModelAway => break,
+                // One message the model refuses never holds up the others.
+                turn::Answered::NotMine | turn::Answered::Later | turn::Answered::GaveUp => {}
             }
         }
         Ok(answered)

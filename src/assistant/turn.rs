@@ -47,6 +47,23 @@ const PINNED: i64 = 8;
 /// New generations after the guard rules a reply out, before the fallback.
 pub const REGENERATIONS: u32 = 2;
 
+/// Attempts at a message the model refuses (not an outage) before it is abandoned.
+const MAX_REFUSED_ATTEMPTS: i32 = 2;
+
+/// How [`Assistant::answer`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    Yes,
+    /// Another task has it, or it was answered already.
+    NotMine,
+    /// The model server is away: queued, and the messages after it would fail the same way.
+    ModelAway,
+    /// The model refused it; it is tried once more later.
+    Later,
+    /// The model refused it again: abandoned, and the user was told.
+    GaveUp,
+}
+
 const DOWN_NOTICE: &str = "My model server isn't answering right now. I've kept your message and will answer it as soon as the server is back.";
 
 /// Told to the model after the guard ruled its reply out.
@@ -133,15 +150,17 @@ impl GateRun<'_> {
 }
 
 impl Assistant {
-    /// Answers stored message `id` unless someone else already is (or did).
-    pub(crate) async fn answer(&self, id: i64) -> anyhow::Result<()> {
+    /// Answers stored message `id` unless someone else already is (or did), and says how it
+    /// went: the retry queue moves past an abandoned message but waits while the model
+    /// server is away.
+    pub(crate) async fn answer(&self, id: i64) -> anyhow::Result<Answered> {
         let Some(p) = self
             .with_db_retry("load the message", || {
                 store::messages::get_pending(&self.db, id)
             })
             .await?
         else {
-            return Ok(());
+            return Ok(Answered::NotMine);
         };
         let lock = self.room_lock(&p.room_id);
         let _turn = lock.lock().await;
@@ -149,7 +168,7 @@ impl Assistant {
             .with_db_retry("claim the message", || store::messages::claim(&self.db, id))
             .await?
         {
-            return Ok(());
+            return Ok(Answered::NotMine);
         }
         let started = Instant::now();
         self.outbox.typing(&p.room_id, true).await;
@@ -158,16 +177,50 @@ impl Assistant {
         match result {
             Ok(()) => {
                 self.outage_notified.lock().unwrap().remove(&p.room_id);
-                Ok(())
+                Ok(Answered::Yes)
             }
-            Err(TurnError::Llm(e)) => {
-                tracing::warn!(room_id = %p.room_id, event_id = %p.event_id, error = %e, "could not answer");
+            Err(TurnError::Llm(e)) if e.is_transient() => {
+                tracing::warn!(room_id = %p.room_id, event_id = %p.event_id, error = %e, "could not answer; the model server is away");
                 self.with_db_retry("queue the message for retry", || {
                     store::messages::mark_failed(&self.db, id)
                 })
                 .await?;
-                self.tell_about_failure(&p, &e).await;
-                Ok(())
+                self.tell_about_outage(&p).await;
+                Ok(Answered::ModelAway)
+            }
+            Err(TurnError::Llm(e)) => {
+                // `attempts` counts the claims before this one.
+                let last = p.attempts + 1 >= MAX_REFUSED_ATTEMPTS;
+                tracing::warn!(room_id = %p.room_id, event_id = %p.event_id, error = %e, last, "the model refused the turn");
+                self.with_db_retry("record the failure", || async {
+                    if last {
+                        store::messages::abandon(&self.db, id).await
+                    } else {
+                        store::messages::mark_failed(&self.db, id).await
+                    }
+                })
+                .await?;
+                let text = if last {
+                    format!(
+                        "I couldn't answer that: {e}. I've stopped trying; if it still matters, send it again in other words (a shorter message helps)."
+                    )
+                } else {
+                    format!("I couldn't answer that: {e}. I'll try once more later.")
+                };
+                let _ = self
+                    .say(
+                        &p.room_id,
+                        &p.user_id,
+                        &text,
+                        p.thread_root.clone(),
+                        Some(p.event_id.clone()),
+                    )
+                    .await;
+                Ok(if last {
+                    Answered::GaveUp
+                } else {
+                    Answered::Later
+                })
             }
             Err(TurnError::Other(e)) => {
                 self.with_db_retry("queue the message for retry", || {
@@ -179,38 +232,26 @@ impl Assistant {
         }
     }
 
-    async fn tell_about_failure(&self, p: &store::messages::Pending, e: &LlmError) {
-        if e.is_transient() {
-            let first = self
-                .outage_notified
-                .lock()
-                .unwrap()
-                .insert(p.room_id.clone());
-            if first {
-                let _ = self
-                    .say(
-                        &p.room_id,
-                        &p.user_id,
-                        DOWN_NOTICE,
-                        p.thread_root.clone(),
-                        Some(p.event_id.clone()),
-                    )
-                    .await;
-            } else {
-                // Already told; mark this message as queued without another notice.
-                let _ = self.outbox.react(&p.room_id, &p.event_id, "⏳").await;
-            }
-        } else if p.attempts == 0 {
-            let text = format!("I couldn't answer that: {e}. I'll try once more later.");
+    /// Tells the room once that the model server is away; later messages get ⏳.
+    async fn tell_about_outage(&self, p: &store::messages::Pending) {
+        let first = self
+            .outage_notified
+            .lock()
+            .unwrap()
+            .insert(p.room_id.clone());
+        if first {
             let _ = self
                 .say(
                     &p.room_id,
                     &p.user_id,
-                    &text,
+                    DOWN_NOTICE,
                     p.thread_root.clone(),
                     Some(p.event_id.clone()),
                 )
                 .await;
+        } else {
+            // Already told; mark this message as queued without another notice.
+            let _ = self.outbox.react(&p.room_id, &p.event_id, "⏳").await;
         }
     }
 
@@ -483,15 +524,18 @@ impl Assistant {
         if d.action != GateAction::Search {
             return Ok(gate_step::without_search(&d));
         }
-        let query = crate::research::search_query(&p.body);
-        self.show(
-            p,
-            shown,
-            &format!("🔎 Searching the web for “{query}” …"),
-            false,
-            reply_to,
-        )
-        .await?;
+        // Said once: a retried turn searches again without a second notice.
+        if p.attempts == 0 {
+            let query = crate::research::search_query(&p.body);
+            self.show(
+                p,
+                shown,
+                &format!("🔎 Searching the web for “{query}” …"),
+                false,
+                reply_to,
+            )
+            .await?;
+        }
         let planned = gate_step::search(self.web.as_deref(), &p.body, d).await;
         gate.ms = Some(elapsed_ms(gate.started));
         Ok(planned)

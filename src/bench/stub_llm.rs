@@ -91,6 +91,8 @@ struct Inner {
     embed_dim: Option<usize>,
     /// Answers json_schema requests by schema name and request (before the queue).
     responder: Option<Responder>,
+    /// Answers plain chat requests by request (before the queue).
+    chat_responder: Option<Arc<dyn Fn(&Value) -> Option<Reply> + Send + Sync>>,
     /// The answer to unscripted chat requests (the built-in one when `None`).
     default_chat: Option<Reply>,
     /// When each streamed chat request reached the handler.
@@ -139,6 +141,12 @@ impl StubLlm {
             inner,
             shutdown,
         }
+    }
+
+    /// Answers plain (not json_schema) chat requests by request, before the queue; `None`
+    /// falls back to the queue.
+    pub fn set_chat_responder(&self, f: impl Fn(&Value) -> Option<Reply> + Send + Sync + 'static) {
+        self.inner.lock().unwrap().chat_responder = Some(Arc::new(f));
     }
 
     /// Answers unscripted chat requests with `reply` from now on.
@@ -290,7 +298,7 @@ async fn chat(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) -
                 .unwrap_or("");
             g.responder.clone().and_then(|f| f(name, &body))
         } else {
-            None
+            g.chat_responder.clone().and_then(|f| f(&body))
         };
         let next = scripted.or_else(|| g.pop(queue));
         (next, g.token_delay, g.default_chat.clone())

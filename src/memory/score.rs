@@ -93,12 +93,14 @@ pub fn boost(signals: &Signals, now: DateTime<Utc>, w: &BoostWeights) -> f64 {
     1.0 + w.priority * priority + w.importance * importance + w.recency * recency
 }
 
-/// Rough token count, erring high (~3.5 characters a token, at least one per word), the same
-/// rule the chat prompt builder budgets with.
+/// Rough token count, erring high for any script: ~3.5 ASCII characters a token (at least
+/// one per word), and one token per byte of anything else (CJK, emoji), which a byte-level
+/// tokenizer can never exceed; the 3.5-character rule alone underrates those several times.
 pub fn estimate_tokens(text: &str) -> usize {
-    let chars = text.chars().count();
+    let ascii = text.chars().filter(char::is_ascii).count();
+    let other_bytes = text.len() - ascii;
     let words = text.split_whitespace().count();
-    (chars * 2).div_ceil(7).max(words) + 4
+    ((ascii * 2).div_ceil(7) + other_bytes).max(words) + 4
 }
 
 /// One fact offered to the packer, best first.
@@ -436,7 +438,7 @@ mod tests {
 
         let none = pack(None, &[], 5, 100);
         assert_eq!(none, Packed::default());
-        let tiny = pack(Some(&"word ".repeat(500)), &items, 5, 40);
+        let tiny = pack(Some(&"word ".repeat(500)), &items, 5, 50);
         assert!(tiny.profile_included);
         assert!(tiny.context.contains('…'));
     }
@@ -530,5 +532,13 @@ mod tests {
         let t = truncate_to_tokens("one two three four five six seven", 8);
         assert!(t.ends_with('…') && t.starts_with("one"), "{t}");
         assert_eq!(truncate_to_tokens("short", 100), "short");
+    }
+
+    #[test]
+    fn the_token_estimate_errs_high_for_any_script() {
+        // Qwen2.5's tokenizer: 10 CJK characters are about 10 tokens, 5 emoji about 10.
+        assert!(estimate_tokens("今天天气很好我们去公园") >= 10 + 4);
+        assert!(estimate_tokens("🦉🦉🦉🦉🦉") >= 10 + 4);
+        assert_eq!(estimate_tokens("Owls hunt at night."), 6 + 4);
     }
 }

@@ -113,6 +113,17 @@ pub async fn mark_failed(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Gives up on answering the message: it leaves the retry queue for good.
+pub async fn abandon(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET reply_state = 'abandoned' WHERE id = $1 AND reply_state = 'answering'",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// After a crash nothing is really being answered: hand those messages back for retry.
 pub async fn release_interrupted(pool: &PgPool) -> sqlx::Result<u64> {
     Ok(
@@ -123,11 +134,13 @@ pub async fn release_interrupted(pool: &PgPool) -> sqlx::Result<u64> {
     )
 }
 
-/// Messages that still need an answer, oldest first.
+/// Messages that still need an answer, oldest first, except in rooms the bot has left.
 pub async fn pending(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Pending>> {
     let rows = sqlx::query(
-        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts FROM messages
-         WHERE role = 'user' AND reply_state IN ('received', 'failed') ORDER BY sent_at, id LIMIT $1",
+        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts FROM messages m
+         WHERE role = 'user' AND reply_state IN ('received', 'failed')
+           AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = m.room_id AND r.left_at IS NOT NULL)
+         ORDER BY sent_at, id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
@@ -157,7 +170,9 @@ fn pending_from_row(r: &sqlx::postgres::PgRow) -> Pending {
     }
 }
 
-/// The conversation before message `before_id` in the room (or thread), oldest first.
+/// The conversation before message `before_id` in the room (or thread), oldest first;
+/// forgotten and abandoned messages are not part of it (an abandoned one would make every
+/// later prompt fail the same way).
 pub async fn history(
     pool: &PgPool,
     user_id: &str,
@@ -169,6 +184,7 @@ pub async fn history(
     let rows = sqlx::query(
         "SELECT role, body, sent_at FROM messages
          WHERE user_id = $1 AND room_id = $2 AND id < $3 AND in_conversation AND forgotten_at IS NULL
+           AND reply_state <> 'abandoned'
            AND ($4::text IS NULL OR thread_root = $4 OR event_id = $4)
          ORDER BY id DESC LIMIT $5",
     )

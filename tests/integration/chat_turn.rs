@@ -289,3 +289,68 @@ async fn reactions_count_only_from_the_room_owner() {
         Some(1)
     );
 }
+
+/// One message the model always refuses (here: too long for its context) used to block
+/// every queued message behind it, and was retried for ever.
+#[tokio::test]
+async fn a_message_the_model_refuses_is_given_up_once_and_blocks_no_one() {
+    let stub = StubLlm::start().await;
+    let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let is_down = down.clone();
+    stub.set_chat_responder(move |body: &serde_json::Value| {
+        if is_down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Some(Reply::Error {
+                status: 500,
+                message: "loading model".into(),
+            });
+        }
+        body.to_string().contains("浮").then(|| Reply::Error {
+            status: 400,
+            message: "the request exceeds the available context size".into(),
+        })
+    });
+    let r = rig(&stub.url()).await;
+    // Both arrive while the model server is away: both wait.
+    r.assistant
+        .handle(message("$poison", &"浮".repeat(50)))
+        .await
+        .unwrap();
+    r.assistant
+        .handle(message("$fine", "What is the capital of France?"))
+        .await
+        .unwrap();
+    assert_eq!(reply_state(&r.db, "$poison").await, "failed");
+    assert_eq!(reply_state(&r.db, "$fine").await, "failed");
+
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    r.out.clear();
+    let n = r.assistant.retry_pending().await.unwrap();
+    assert_eq!(
+        n,
+        1,
+        "the one behind it is answered: {} {} {:?}",
+        reply_state(&r.db, "$poison").await,
+        reply_state(&r.db, "$fine").await,
+        r.out.all()
+    );
+    assert_eq!(reply_state(&r.db, "$fine").await, "answered");
+    assert_eq!(reply_state(&r.db, "$poison").await, "abandoned");
+    let told: Vec<String> = r
+        .out
+        .messages()
+        .iter()
+        .map(|(_, m)| m.markdown.clone())
+        .collect();
+    assert_eq!(
+        told.iter().filter(|t| t.contains("stopped trying")).count(),
+        1,
+        "{told:?}"
+    );
+
+    // Given up for good: no more attempts, no more notices.
+    let asked = stub.chat_requests().len();
+    r.out.clear();
+    assert_eq!(r.assistant.retry_pending().await.unwrap(), 0);
+    assert_eq!(stub.chat_requests().len(), asked);
+    assert!(r.out.messages().is_empty());
+}
