@@ -92,12 +92,15 @@ struct Inner {
     /// Answers json_schema requests by schema name and request (before the queue).
     responder: Option<Responder>,
     /// Answers plain chat requests by request (before the queue).
-    chat_responder: Option<Arc<dyn Fn(&Value) -> Option<Reply> + Send + Sync>>,
+    chat_responder: Option<ChatResponder>,
     /// The answer to unscripted chat requests (the built-in one when `None`).
     default_chat: Option<Reply>,
     /// When each streamed chat request reached the handler.
     stream_arrivals: Vec<std::time::Instant>,
 }
+
+/// `request body -> answer` for plain chat requests, or `None` to fall back to the queue.
+pub type ChatResponder = Arc<dyn Fn(&Value) -> Option<Reply> + Send + Sync>;
 
 /// `(schema name, request body) -> answer`, or `None` to fall back to the queue.
 pub type Responder = Arc<dyn Fn(&str, &Value) -> Option<Reply> + Send + Sync>;
