@@ -151,6 +151,17 @@ impl Assistant {
         Ok(())
     }
 
+    /// `user_id` left room `room_id`. When they own it, the room is over for the bot: it is
+    /// marked left (no answers, no digests go there) and the caller should leave it too.
+    /// Returns whether they owned it.
+    pub async fn member_left(&self, room_id: &str, user_id: &str) -> anyhow::Result<bool> {
+        if !self.is_owner(room_id, user_id).await? {
+            return Ok(false);
+        }
+        self.room_left(room_id).await?;
+        Ok(true)
+    }
+
     fn room_lock(&self, room_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.room_locks
             .lock()

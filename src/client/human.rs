@@ -614,29 +614,55 @@ impl Human {
         let room = match invited {
             Some(room) => room,
             None => {
-                let mut request = create_room::v3::Request::new();
-                request.invite = vec![other.to_owned()];
-                request.is_direct = true;
-                request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
-                if encrypted {
-                    request.initial_state = vec![
-                        InitialStateEvent::with_empty_state_key(
-                            RoomEncryptionEventContent::with_recommended_defaults(),
-                        )
-                        .to_raw_any(),
-                    ];
-                }
-                let room = self
-                    .client
-                    .create_room(request)
-                    .await
-                    .with_context(|| format!("creating a DM with {other}"))?;
-                tracing::info!(room = %room.room_id(), %other, encrypted, "created DM");
-                room
+                self.create_room(&[other.to_owned()], true, encrypted)
+                    .await?
             }
         };
         self.wait_joined(&room, other, timeout).await?;
         Ok(room.room_id().to_owned())
+    }
+
+    /// Creates a private room (trusted private chat) inviting `invite`, a DM when `direct`,
+    /// with `m.room.encryption` (megolm) when `encrypted`. Does not wait for anyone to join.
+    pub async fn create_room(
+        &self,
+        invite: &[OwnedUserId],
+        direct: bool,
+        encrypted: bool,
+    ) -> anyhow::Result<Room> {
+        let mut request = create_room::v3::Request::new();
+        request.invite = invite.to_vec();
+        request.is_direct = direct;
+        request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
+        if encrypted {
+            request.initial_state = vec![
+                InitialStateEvent::with_empty_state_key(
+                    RoomEncryptionEventContent::with_recommended_defaults(),
+                )
+                .to_raw_any(),
+            ];
+        }
+        let room = self
+            .client
+            .create_room(request)
+            .await
+            .with_context(|| format!("creating a room with {invite:?}"))?;
+        tracing::info!(room = %room.room_id(), ?invite, encrypted, "created a room");
+        Ok(room)
+    }
+
+    /// Waits until `user` has joined `room` (see [`Self::ensure_dm`] for the failures).
+    pub async fn wait_member(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let room = self
+            .client
+            .get_room(room)
+            .with_context(|| format!("{room} is not known to {}", self.user_id))?;
+        self.wait_joined(&room, user, timeout).await
     }
 
     async fn wait_joined(

@@ -21,7 +21,7 @@ use matrix_sdk::ruma::events::room::member::{
     MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent,
 };
 use matrix_sdk::ruma::events::room::message::{
-    MessageType, OriginalSyncRoomMessageEvent, Relation,
+    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
 };
 use matrix_sdk::ruma::events::room::redaction::OriginalSyncRoomRedactionEvent;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
@@ -32,6 +32,7 @@ use tokio_util::task::TaskTracker;
 
 use super::allow::AllowList;
 use super::format;
+use super::privacy::{self, Privacy};
 use super::probe::SESSION_FILE;
 use crate::assistant::{Assistant, Incoming, Job};
 use crate::chat::{IncomingMessage, OutMessage, Outbox, OutboxError};
@@ -286,6 +287,9 @@ struct Handlers {
     allow: Arc<AllowList>,
     workers: Arc<Workers>,
     live: Arc<AtomicBool>,
+    /// Rooms told why the bot pauses there, and what they were told about: said once per
+    /// change, not at every message.
+    refused: Arc<std::sync::Mutex<HashMap<OwnedRoomId, Privacy>>>,
 }
 
 fn register_handlers(
@@ -300,6 +304,7 @@ fn register_handlers(
         allow,
         workers,
         live,
+        refused: Arc::default(),
     };
     let on = h.clone();
     client.add_event_handler(
@@ -360,20 +365,43 @@ impl Handlers {
         }
     }
 
-    /// Leaves rooms where nobody is left to talk to.
+    /// Leaves rooms where nobody is left to talk to, and rooms their owner left (others may
+    /// still be there, and nothing of the owner's may reach them).
     async fn member(&self, ev: OriginalSyncRoomMemberEvent, room: Room) {
         if ev.state_key == self.me
             || !matches!(
                 ev.content.membership,
                 MembershipState::Leave | MembershipState::Ban
             )
+            || room.state() != RoomState::Joined
         {
             return;
         }
-        if room.state() == RoomState::Joined && room.joined_members_count() <= 1 {
-            tracing::info!(room_id = %room.room_id(), "the other member left; leaving too");
+        let owner_left = match self
+            .workers
+            .assistant
+            .member_left(room.room_id().as_str(), ev.state_key.as_str())
+            .await
+        {
+            Ok(left) => left,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "could not look up the room's owner"
+                );
+                false
+            }
+        };
+        // The member list, not the sync summary's count: Synapse leaves that out without lazy
+        // loading, and a count of 0 would make the bot leave whenever anyone leaves.
+        let alone = room
+            .members(matrix_sdk::RoomMemberships::JOIN)
+            .await
+            .is_ok_and(|m| m.len() <= 1);
+        if owner_left || alone {
+            tracing::info!(room_id = %room.room_id(), owner_left, "the owner left; leaving too");
             if let Err(e) = room.leave().await {
-                tracing::warn!(error = %e, "could not leave an empty room");
+                tracing::warn!(error = %e, "could not leave the room");
             }
             if let Err(e) = self
                 .workers
@@ -382,6 +410,26 @@ impl Handlers {
                 .await
             {
                 tracing::warn!(error = %e, "could not record leaving the room");
+            }
+        }
+    }
+
+    /// Says once per change why the bot pauses in a room that is not private.
+    async fn refuse(&self, room: &Room, privacy: Privacy) {
+        let told = self
+            .refused
+            .lock()
+            .unwrap()
+            .insert(room.room_id().to_owned(), privacy)
+            == Some(privacy);
+        tracing::info!(room_id = %room.room_id(), ?privacy, "not answering in a room that is not private");
+        if told {
+            return;
+        }
+        if let Some(text) = privacy::refusal(privacy) {
+            let content = RoomMessageEventContent::notice_plain(text);
+            if let Err(e) = room.send(content).await {
+                tracing::warn!(error = %e, "could not say why the bot pauses here");
             }
         }
     }
@@ -395,6 +443,12 @@ impl Handlers {
         if !self.allow.allows(ev.sender.as_str()) {
             tracing::info!(sender = %ev.sender, "ignoring a message from a user not on the allow-list");
             return;
+        }
+        match privacy::of(&room).await {
+            Privacy::Private => {
+                self.refused.lock().unwrap().remove(room.room_id());
+            }
+            other => return self.refuse(&room, other).await,
         }
         let Some(msg) = to_incoming_message(&ev, room.room_id().to_owned(), encrypted) else {
             return;
@@ -548,12 +602,24 @@ impl MatrixOutbox {
             .ok_or_else(|| OutboxError(format!("not in room {room_id}")))
     }
 
+    /// The room, if it is private (see [`privacy`]): nothing of the user's goes anywhere
+    /// else, whatever part of the core sends it (a reply, a command's answer, a digest).
+    async fn private_room(&self, room_id: &str) -> Result<Room, OutboxError> {
+        let room = self.room(room_id)?;
+        match privacy::of(&room).await {
+            Privacy::Private => Ok(room),
+            other => Err(OutboxError(format!(
+                "not sending to {room_id}: the room is not private ({other:?})"
+            ))),
+        }
+    }
+
     async fn send_content(
         &self,
         room_id: &str,
         content: serde_json::Value,
     ) -> Result<String, OutboxError> {
-        let room = self.room(room_id)?;
+        let room = self.private_room(room_id).await?;
         use backon::Retryable;
         (|| async { room.send_raw("m.room.message", content.clone()).await })
             .retry(
@@ -588,7 +654,7 @@ impl Outbox for MatrixOutbox {
     }
 
     async fn react(&self, room_id: &str, event_id: &str, key: &str) -> Result<String, OutboxError> {
-        let room = self.room(room_id)?;
+        let room = self.private_room(room_id).await?;
         let target = OwnedEventId::try_from(event_id).map_err(|e| OutboxError(e.to_string()))?;
         let content = ReactionEventContent::new(Annotation::new(target, key.to_owned()));
         room.send(content)
@@ -604,7 +670,7 @@ impl Outbox for MatrixOutbox {
         mime: &str,
         data: Vec<u8>,
     ) -> Result<String, OutboxError> {
-        let room = self.room(room_id)?;
+        let room = self.private_room(room_id).await?;
         let mime: mime::Mime = mime
             .parse()
             .map_err(|e| OutboxError(format!("bad MIME type {mime}: {e}")))?;

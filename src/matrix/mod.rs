@@ -5,5 +5,6 @@
 pub mod allow;
 pub mod bot;
 pub mod format;
+pub mod privacy;
 pub mod probe;
 pub mod register;

@@ -6,4 +6,5 @@ mod common;
 
 mod e2e_chat;
 mod e2e_night;
+mod e2e_privacy;
 mod matrix_human;
