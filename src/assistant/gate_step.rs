@@ -59,8 +59,11 @@ impl WebAccess {
         if !cfg.enabled {
             return Ok(None);
         }
-        let http = research::web_client()?;
-        let backend = SearxNg::new(http.clone(), &cfg.search_url)?;
+        // The search backend is usually on this machine; pages are fetched with the client
+        // that refuses names resolving to private addresses (unless allowed).
+        let backend = SearxNg::new(research::web_client()?, &cfg.search_url)?;
+        let guard = (!cfg.fetch_private).then(research::resolve::system_lookup);
+        let http = research::fetch_client(guard)?;
         Ok(Some(WebAccess {
             backend: Arc::new(backend),
             http,

@@ -8,12 +8,14 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::{Host, Url};
 
 use super::FetchError;
 use super::readable;
+use super::resolve::{Lookup, PrivateName, PublicOnly, is_private};
 
 /// How much a fetch may cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +60,26 @@ pub struct Page {
     pub truncated: bool,
 }
 
-/// The HTTP client for [`fetch_readable`]: no automatic redirects (they are checked hop by
-/// hop), a connect timeout, and an honest user agent.
+/// An HTTP client for the search backend: no automatic redirects, a connect timeout, and an
+/// honest user agent. Pages are fetched with [`fetch_client`].
 pub fn web_client() -> Result<reqwest::Client, reqwest::Error> {
+    base_client().build()
+}
+
+/// The HTTP client for [`fetch_readable`]: [`web_client`]'s settings, and unless the
+/// private network is allowed, names resolved through [`PublicOnly`] with `lookup` (the
+/// system's resolver in the bot, a scripted one in tests), so no name reaches a private
+/// address.
+pub fn fetch_client(guard: Option<Lookup>) -> Result<reqwest::Client, reqwest::Error> {
+    let builder = base_client();
+    match guard {
+        Some(lookup) => builder.dns_resolver(Arc::new(PublicOnly::new(lookup))),
+        None => builder,
+    }
+    .build()
+}
+
+fn base_client() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
@@ -69,7 +88,6 @@ pub fn web_client() -> Result<reqwest::Client, reqwest::Error> {
             env!("CARGO_PKG_VERSION"),
             " (personal assistant; reads pages its user asked about)"
         ))
-        .build()
 }
 
 /// Fetches `url` and extracts its readable text, within `limits`. `http` should come from
@@ -197,6 +215,15 @@ async fn fetch(
 }
 
 fn request_error(url: &str, e: reqwest::Error) -> FetchError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if c.is::<PrivateName>() {
+            return FetchError::Blocked {
+                url: url.to_owned(),
+            };
+        }
+        cause = c.source();
+    }
     if e.is_timeout() {
         FetchError::Timeout {
             url: url.to_owned(),
@@ -209,9 +236,10 @@ fn request_error(url: &str, e: reqwest::Error) -> FetchError {
     }
 }
 
-/// http(s) only, and no private network unless allowed. Only literal addresses and
-/// `localhost` are checked: names that resolve to private addresses are not (that would need
-/// our own resolver), so this stops accidents and naive links, not a determined attacker.
+/// http(s) only, and no private network unless allowed: literal addresses (in any of the
+/// forms URLs allow: `2130706433`, `0177.0.0.1` and `0x7f.1` are 127.0.0.1 too) and local
+/// names here; names that resolve to a private address are refused by the fetch client's
+/// resolver ([`super::resolve`]), on every hop.
 fn check_target(url: &Url, shown: &str, limits: &FetchLimits) -> Result<(), FetchError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(FetchError::InvalidUrl {
@@ -237,29 +265,6 @@ fn check_target(url: &Url, shown: &str, limits: &FetchLimits) -> Result<(), Fetc
         })
     } else {
         Ok(())
-    }
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                // 100.64.0.0/10, carrier-grade NAT (and Tailscale).
-                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_unique_local()
-                || v6.is_unicast_link_local()
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
-        }
     }
 }
 
@@ -300,6 +305,16 @@ mod tests {
             "http://[::ffff:127.0.0.1]/",
             "http://printer.local/",
             "http://100.100.1.1/",
+            // 127.0.0.1 in the other forms URLs allow.
+            "http://2130706433/",
+            "http://0177.0.0.1/",
+            "http://0x7f.0.0.1/",
+            "http://0x7f000001/",
+            "http://127.1/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://198.18.0.1/",
+            "http://240.0.0.1/",
         ] {
             assert!(
                 matches!(check(url, false), Err(FetchError::Blocked { .. })),

@@ -245,6 +245,44 @@ async fn a_page_nested_deep_enough_to_overflow_a_recursive_walk_is_read_in_time(
     assert!(!page.text.contains("deep"));
 }
 
+/// A name that resolves to a private address (here, the fixture on 127.0.0.1) is refused
+/// by the fetch client's resolver, even though the URL looks public.
+#[tokio::test]
+async fn a_name_resolving_to_a_private_address_is_refused() {
+    let web = WebFixture::start().await;
+    let port = web
+        .base()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let url = format!("http://intranet.example:{port}/pages/owls");
+    let lookup: threeam::research::resolve::Lookup = std::sync::Arc::new(|_host: String| {
+        Box::pin(async { Ok(vec!["127.0.0.1:0".parse().unwrap()]) })
+    });
+    let public_only = FetchLimits {
+        allow_private: false,
+        ..limits()
+    };
+    let guarded = threeam::research::fetch_client(Some(lookup.clone())).unwrap();
+    match fetch_readable(&guarded, &url, &public_only).await {
+        Err(FetchError::Blocked { url: blocked }) => assert_eq!(blocked, url),
+        other => panic!("expected Blocked, got {other:?}"),
+    }
+    // The same name, resolved to the same address without the guard, reaches the page: the
+    // refusal was the resolver's, not a missing server.
+    let resolved = reqwest::Client::builder()
+        .resolve(
+            "intranet.example",
+            format!("127.0.0.1:{port}").parse().unwrap(),
+        )
+        .build()
+        .unwrap();
+    let page = fetch_readable(&resolved, &url, &public_only).await.unwrap();
+    assert!(page.text.contains("Owls"), "{}", page.text);
+}
+
 #[tokio::test]
 async fn slow_and_trickling_pages_hit_the_deadline() {
     let web = WebFixture::start().await;
