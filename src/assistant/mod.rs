@@ -29,12 +29,20 @@ pub enum Incoming {
         target_event_id: String,
         key: String,
     },
-    /// A redaction by `sender` of event `redacts` (e.g. taking a reaction back).
+    /// A redaction by `sender` of event `redacts`: taking a reaction back, or a message
+    /// (then it is scrubbed, and what was learned only from it forgotten).
     Redaction {
         event_id: String,
         room_id: String,
         sender: String,
         redacts: String,
+    },
+    /// `sender` edited their message `edits`; `body` is its new text.
+    Edit {
+        room_id: String,
+        sender: String,
+        edits: String,
+        body: String,
     },
 }
 
@@ -232,6 +240,27 @@ impl Assistant {
                 if self.is_owner(&room_id, &sender).await? {
                     self.with_db_retry("withdraw a reaction", || {
                         store::feedback::redact_reaction(&self.db, &redacts, &sender)
+                    })
+                    .await?;
+                    let erased =
+                        crate::memory::control::forget_message(&self.db, &sender, &redacts)
+                            .await
+                            .context("forgetting a redacted message")?;
+                    if erased > 0 {
+                        tracing::info!(erased, "a redacted message took its facts with it");
+                    }
+                }
+                Ok(None)
+            }
+            Incoming::Edit {
+                room_id,
+                sender,
+                edits,
+                body,
+            } => {
+                if self.is_owner(&room_id, &sender).await? {
+                    self.with_db_retry("store an edit", || {
+                        store::messages::replace_body(&self.db, &sender, &edits, &body)
                     })
                     .await?;
                 }

@@ -450,6 +450,12 @@ impl Handlers {
             }
             other => return self.refuse(&room, other).await,
         }
+        if let Some(edit) = to_edit(&ev, room.room_id().as_str()) {
+            if let Err(e) = self.workers.assistant.accept(edit).await {
+                tracing::error!(error = format!("{e:#}"), "could not store an edit");
+            }
+            return;
+        }
         let Some(msg) = to_incoming_message(&ev, room.room_id().to_owned(), encrypted) else {
             return;
         };
@@ -523,6 +529,24 @@ async fn join_with_retry(room: Room, inviter: OwnedUserId) {
         Ok(()) => tracing::info!(room_id = %room.room_id(), %inviter, "joined on invite"),
         Err(_) => tracing::error!(room_id = %room.room_id(), "gave up joining"),
     }
+}
+
+/// An edit (`m.replace`) of an earlier text message, as the core takes it.
+fn to_edit(ev: &OriginalSyncRoomMessageEvent, room_id: &str) -> Option<Incoming> {
+    let Some(Relation::Replacement(r)) = &ev.content.relates_to else {
+        return None;
+    };
+    let body = match &r.new_content.msgtype {
+        MessageType::Text(t) => t.body.clone(),
+        MessageType::Emote(e) => format!("*{}*", e.body),
+        _ => return None,
+    };
+    Some(Incoming::Edit {
+        room_id: room_id.to_owned(),
+        sender: ev.sender.to_string(),
+        edits: r.event_id.to_string(),
+        body,
+    })
 }
 
 fn to_incoming_message(

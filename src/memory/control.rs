@@ -240,6 +240,47 @@ pub async fn forget(pool: &PgPool, user_id: &str, ids: &[i64]) -> Result<usize, 
     }
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
+    let deleted = erase(&mut tx, user_id, ids).await?;
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+/// The user took message `event_id` back (a Matrix redaction, say of a pasted secret): its
+/// text and the bot's replies to it are scrubbed, and the facts learned from nothing else
+/// are erased, in one transaction. Returns how many facts were erased.
+pub async fn forget_message(
+    pool: &PgPool,
+    user_id: &str,
+    event_id: &str,
+) -> Result<usize, MemoryError> {
+    let mut tx = pool.begin().await?;
+    lock_user(&mut tx, user_id).await?;
+    let mut scope = crate::store::messages::replies_to(&mut tx, user_id, event_id).await?;
+    scope.push(event_id.to_owned());
+    let only_from_it: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM facts WHERE user_id = $1 AND $2 = ANY(source_event_ids) AND source_event_ids <@ $3",
+    )
+    .bind(user_id)
+    .bind(event_id)
+    .bind(&scope)
+    .fetch_all(&mut *tx)
+    .await?;
+    let deleted = erase(&mut tx, user_id, &only_from_it).await?;
+    crate::store::messages::forget(&mut tx, user_id, Some(&[event_id.to_owned()])).await?;
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+/// Erases facts `ids` of the user, and what [`forget`] says goes with them, inside the
+/// caller's transaction (which holds the user's lock).
+async fn erase(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: &str,
+    ids: &[i64],
+) -> Result<usize, MemoryError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let doomed: Vec<i64> = sqlx::query_scalar(
         "WITH RECURSIVE doomed(id) AS (
              SELECT id FROM facts WHERE user_id = $1 AND id = ANY($2)
@@ -249,7 +290,7 @@ pub async fn forget(pool: &PgPool, user_id: &str, ids: &[i64]) -> Result<usize, 
     )
     .bind(user_id)
     .bind(ids)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     if doomed.is_empty() {
         return Ok(0);
@@ -261,26 +302,25 @@ pub async fn forget(pool: &PgPool, user_id: &str, ids: &[i64]) -> Result<usize, 
     )
     .bind(user_id)
     .bind(&doomed)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
-    unlink(&mut tx, user_id, Some(&doomed)).await?;
+    unlink(tx, user_id, Some(&doomed)).await?;
     // The messages the facts came from go too, or the night would learn them again.
     let sources: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT unnest(source_event_ids) FROM facts WHERE user_id = $1 AND id = ANY($2)",
     )
     .bind(user_id)
     .bind(&doomed)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
-    crate::store::messages::forget(&mut tx, user_id, Some(&sources)).await?;
+    crate::store::messages::forget(tx, user_id, Some(&sources)).await?;
     let deleted = sqlx::query("DELETE FROM facts WHERE user_id = $1 AND id = ANY($2)")
         .bind(user_id)
         .bind(&doomed)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
-    refresh_clusters(&mut tx, user_id, &clusters).await?;
-    tx.commit().await?;
+    refresh_clusters(tx, user_id, &clusters).await?;
     Ok(deleted as usize)
 }
 

@@ -402,3 +402,40 @@ pub async fn forgotten_among(
     .fetch_all(conn)
     .await
 }
+
+/// Event ids of the bot's replies to the user's message `event_id`.
+pub async fn replies_to(
+    conn: &mut sqlx::PgConnection,
+    user_id: &str,
+    event_id: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT event_id FROM messages WHERE user_id = $1 AND role = 'assistant' AND in_reply_to = $2",
+    )
+    .bind(user_id)
+    .bind(event_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The user edited message `event_id`: the stored text becomes `body`, so later prompts and
+/// the night read what they meant. Returns whether a message of theirs was changed
+/// (forgotten messages stay scrubbed).
+pub async fn replace_body(
+    pool: &PgPool,
+    user_id: &str,
+    event_id: &str,
+    body: &str,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE messages SET body = $3
+         WHERE user_id = $1 AND event_id = $2 AND role = 'user' AND forgotten_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(event_id)
+    .bind(body)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}

@@ -166,3 +166,36 @@ async fn an_unencrypted_room_gets_a_refusal_and_the_owner_leaving_ends_a_room() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_redacted_in_the_client_is_scrubbed() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let owner = rig.human(&ada).await;
+    let room = owner.ensure_dm(&uid(&rig.bot_id), true, T).await.unwrap();
+    rig.llm.push(Reply::text("Noted.", -0.1));
+    let q = owner.send(&room, "My bank PIN is 4711.").await.unwrap();
+    owner.wait_for_reply(&room, &q, T).await.unwrap();
+    owner.redact(&room, &q).await.unwrap();
+    let pool = rig.db.pool.clone();
+    let event = q.to_string();
+    eventually("the redacted message is scrubbed", T, || {
+        let (pool, event) = (pool.clone(), event.clone());
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT body FROM messages WHERE event_id = $1")
+                .bind(&event)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .is_empty()
+        }
+    })
+    .await;
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM messages WHERE body LIKE '%4711%'")
+            .fetch_all(&rig.db.pool)
+            .await
+            .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -419,3 +419,67 @@ async fn a_forgotten_fact_stays_forgotten_in_prompts_and_after_a_night() {
     );
     assert!(facts(&r.db, ADA).await.iter().all(|f| !f.contains("4711")));
 }
+
+/// A pasted secret taken back with a Matrix redaction: the message and the bot's reply to it
+/// are scrubbed and the facts learned only from it are erased. An edit replaces the text the
+/// next prompts and the night read.
+#[tokio::test]
+async fn a_redacted_message_takes_its_facts_along_and_an_edit_replaces_the_text() {
+    let r = rig().await;
+    r.stub.push(Reply::text("Noted.", -0.1));
+    r.stub.push_structured(Reply::json(&json!({"facts": [
+        {"text": "The user's bank PIN is 4711", "category": "other", "priority": 3, "kind": "personal"}
+    ]})));
+    r.assistant
+        .handle(msg("$s1", "My bank PIN is 4711."))
+        .await
+        .unwrap();
+    eventually_facts(&r.db, ADA, 1).await;
+    r.stub.push(Reply::text("Lovely city.", -0.1));
+    r.assistant
+        .handle(msg("$s2", "I love walking in Paris."))
+        .await
+        .unwrap();
+
+    r.assistant
+        .handle(Incoming::Redaction {
+            event_id: "$red".into(),
+            room_id: ROOM.into(),
+            sender: ADA.into(),
+            redacts: "$s1".into(),
+        })
+        .await
+        .unwrap();
+    assert!(facts(&r.db, ADA).await.iter().all(|f| !f.contains("4711")));
+    r.assistant
+        .handle(Incoming::Edit {
+            room_id: ROOM.into(),
+            sender: ADA.into(),
+            edits: "$s2".into(),
+            body: "I love walking in Lyon.".into(),
+        })
+        .await
+        .unwrap();
+    // Another user cannot edit Ada's message.
+    r.assistant
+        .handle(Incoming::Edit {
+            room_id: ROOM.into(),
+            sender: "@eve:localhost".into(),
+            edits: "$s2".into(),
+            body: "I love walking in Rome.".into(),
+        })
+        .await
+        .unwrap();
+
+    r.stub.push(Reply::text("Sure.", -0.1));
+    r.assistant
+        .handle(msg("$s3", "What did I tell you?"))
+        .await
+        .unwrap();
+    let req = r.stub.chat_requests().last().cloned().unwrap().to_string();
+    assert!(!req.contains("4711"), "{req}");
+    assert!(
+        req.contains("walking in Lyon") && !req.contains("Paris") && !req.contains("Rome"),
+        "{req}"
+    );
+}
