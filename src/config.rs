@@ -57,6 +57,9 @@ pub struct MatrixConfig {
     pub device_name: String,
     pub display_name: String,
     pub store_path: PathBuf,
+    /// Encrypts the Matrix store (the bot's encryption keys and room state) on disk. Unset,
+    /// the store is plain SQLite and the bot warns at start-up.
+    pub store_passphrase: Option<String>,
     /// Matrix ids or glob patterns such as `@*:example.org`.
     pub allowed_users: Vec<String>,
 }
@@ -71,6 +74,7 @@ impl Default for MatrixConfig {
             device_name: "3AM".into(),
             display_name: "3AM".into(),
             store_path: PathBuf::from("data/matrix-store"),
+            store_passphrase: None,
             allowed_users: Vec::new(),
         }
     }
@@ -265,6 +269,9 @@ impl Config {
         string!("THREEAM_MATRIX_DISPLAY_NAME", self.matrix.display_name);
         if let Some(v) = env("THREEAM_MATRIX_STORE_PATH") {
             self.matrix.store_path = v.into();
+        }
+        if let Some(v) = env("THREEAM_MATRIX_STORE_PASSPHRASE") {
+            self.matrix.store_passphrase = Some(v);
         }
         if let Some(v) = env("THREEAM_MATRIX_ALLOWED_USERS") {
             self.matrix.allowed_users = v

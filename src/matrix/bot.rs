@@ -41,19 +41,33 @@ use crate::config::MatrixConfig;
 /// Builds the client on the configured store and logs in, or restores the saved session.
 /// Returns the client and whether the session was restored.
 pub async fn connect(cfg: &MatrixConfig) -> anyhow::Result<(Client, bool)> {
-    std::fs::create_dir_all(&cfg.store_path).with_context(|| {
+    private_dir(&cfg.store_path).with_context(|| {
         format!(
             "cannot create matrix.store_path {}",
             cfg.store_path.display()
         )
     })?;
+    let passphrase = cfg.store_passphrase.as_deref().filter(|p| !p.is_empty());
+    store_encryption::check(&cfg.store_path, passphrase.is_some())?;
+    if passphrase.is_none() {
+        tracing::warn!(
+            "matrix.store_passphrase is not set: the bot's encryption keys are stored unencrypted in {}",
+            cfg.store_path.display()
+        );
+    }
     let session_path = cfg.store_path.join(SESSION_FILE);
     let client = Client::builder()
         .homeserver_url(&cfg.homeserver_url)
-        .sqlite_store(cfg.store_path.join("sdk"), None)
+        .sqlite_store(cfg.store_path.join("sdk"), passphrase)
         .build()
         .await
-        .with_context(|| format!("cannot set up a Matrix client for {}", cfg.homeserver_url))?;
+        .with_context(|| {
+            format!(
+                "cannot set up a Matrix client for {} with the store at {}",
+                cfg.homeserver_url,
+                cfg.store_path.display()
+            )
+        })?;
 
     if session_path.exists() {
         let text = std::fs::read_to_string(&session_path)?;
@@ -101,6 +115,73 @@ pub async fn connect(cfg: &MatrixConfig) -> anyhow::Result<(Client, bool)> {
     write_private(&session_path, &serde_json::to_vec(&session)?)?;
     tracing::info!(user = %cfg.user_id, device = %session.meta.device_id, "logged in; session saved");
     Ok((client, false))
+}
+
+/// Creates `dir` if needed and makes it readable by this user only (0700).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Whether the store on disk was made with a passphrase, recorded beside it: a store made
+/// without one cannot be opened with one (or the other way round), and SQLite's error would
+/// not say so.
+mod store_encryption {
+    use std::path::Path;
+
+    const MARKER: &str = "store-encryption";
+
+    /// Fails, saying what to do, when the configuration disagrees with the store; records
+    /// the choice for a new store.
+    pub fn check(store: &Path, with_passphrase: bool) -> anyhow::Result<()> {
+        let want = if with_passphrase {
+            "passphrase"
+        } else {
+            "none"
+        };
+        let marker = store.join(MARKER);
+        let found = match std::fs::read_to_string(&marker) {
+            Ok(s) => s.trim().to_owned(),
+            // A store from before the marker had no passphrase.
+            Err(_) if store.join("sdk").exists() => "none".to_owned(),
+            Err(_) => {
+                std::fs::write(&marker, want)?;
+                return Ok(());
+            }
+        };
+        if found != want {
+            anyhow::bail!(
+                "the Matrix store at {} was made {} a passphrase, and matrix.store_passphrase is {}; \
+                 move the store away to start a new one (the bot logs in again as a new device), \
+                 or set the passphrase it was made with",
+                store.display(),
+                if found == "passphrase" {
+                    "with"
+                } else {
+                    "without"
+                },
+                if with_passphrase { "set" } else { "not set" },
+            );
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn a_store_opens_only_as_it_was_made() {
+            let dir = tempfile::tempdir().unwrap();
+            super::check(dir.path(), true).unwrap();
+            super::check(dir.path(), true).unwrap();
+            let err = super::check(dir.path(), false).unwrap_err().to_string();
+            assert!(err.contains("made with a passphrase"), "{err}");
+            let old = tempfile::tempdir().unwrap();
+            std::fs::create_dir(old.path().join("sdk")).unwrap();
+            assert!(super::check(old.path(), true).is_err());
+            super::check(old.path(), false).unwrap();
+        }
+    }
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -314,6 +314,13 @@ async fn erase(
     .fetch_all(&mut **tx)
     .await?;
     crate::store::messages::forget(tx, user_id, Some(&sources)).await?;
+    let texts: Vec<String> =
+        sqlx::query_scalar("SELECT text FROM facts WHERE user_id = $1 AND id = ANY($2)")
+            .bind(user_id)
+            .bind(&doomed)
+            .fetch_all(&mut **tx)
+            .await?;
+    crate::store::messages::forget_quotes(tx, user_id, &texts).await?;
     let deleted = sqlx::query("DELETE FROM facts WHERE user_id = $1 AND id = ANY($2)")
         .bind(user_id)
         .bind(&doomed)

@@ -439,3 +439,22 @@ pub async fn replace_body(
     .rows_affected()
         == 1)
 }
+
+/// Scrubs the bot's own notices (command answers, approval requests) that quote any of
+/// `texts`: after `!forget`, the request that showed the fact should not keep it.
+pub async fn forget_quotes(
+    conn: &mut sqlx::PgConnection,
+    user_id: &str,
+    texts: &[String],
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE messages SET body = '', forgotten_at = now()
+         WHERE user_id = $1 AND role = 'assistant' AND NOT in_conversation AND forgotten_at IS NULL
+           AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS t(x) WHERE length(x) > 0 AND strpos(body, x) > 0)",
+    )
+    .bind(user_id)
+    .bind(texts)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}

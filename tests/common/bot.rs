@@ -68,6 +68,7 @@ impl BotRig {
         cfg.matrix.user_id = self.bot_id.clone();
         cfg.matrix.password = Some(PASSWORD.into());
         cfg.matrix.store_path = self.store.path().join("bot");
+        cfg.matrix.store_passphrase = Some("test-store-passphrase".into());
         cfg.matrix.allowed_users = self.allowed.clone();
         cfg.database.url = self.db.url.clone();
         cfg.llm.chat_url = self.llm.url();

@@ -198,4 +198,14 @@ async fn a_message_redacted_in_the_client_is_scrubbed() {
             .await
             .unwrap();
     assert!(left.is_empty(), "{left:?}");
+
+    // The bot's Matrix store: its directory is the bot's alone, and it was made encrypted.
+    use std::os::unix::fs::PermissionsExt;
+    let store = rig.config().matrix.store_path;
+    let mode = std::fs::metadata(&store).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", store.display());
+    assert_eq!(
+        std::fs::read_to_string(store.join("store-encryption")).unwrap(),
+        "passphrase"
+    );
 }

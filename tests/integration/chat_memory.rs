@@ -378,6 +378,14 @@ async fn a_forgotten_fact_stays_forgotten_in_prompts_and_after_a_night() {
         last_text(&r.out)
     );
 
+    // Nothing stored quotes it any more, the approval request included.
+    let quoting: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM messages WHERE body LIKE '%4711%'")
+            .fetch_all(&r.db.pool)
+            .await
+            .unwrap();
+    assert!(quoting.is_empty(), "{quoting:?}");
+
     // The next prompt carries nothing of it.
     r.stub.push(Reply::text("Sure.", -0.1));
     r.assistant
