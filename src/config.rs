@@ -349,7 +349,11 @@ impl Config {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(invalid(
                 "database.url",
-                format!("is `{url}`, not a postgres:// URL"),
+                // The URL may hold a password: show its scheme only.
+                format!(
+                    "starts with `{}`, not postgres://",
+                    url.split("://").next().unwrap_or_default().chars().take(20).collect::<String>()
+                ),
                 "use postgres://USER:PASSWORD@HOST:PORT/DB",
             ));
         }
@@ -632,6 +636,15 @@ embedding_url = "http://127.0.0.1:8081"
             .to_string();
         assert!(err.contains("THREEAM_LLM_MAX_RETRIES"), "{err}");
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn a_mistyped_database_url_is_not_echoed_with_its_password() {
+        let mut cfg = Config::default();
+        cfg.database.url = "postgress://bot:s3cret-pw@db:5432/threeam".into();
+        let err = cfg.validate_database().unwrap_err().to_string();
+        assert!(err.contains("database.url") && err.contains("postgress"), "{err}");
+        assert!(!err.contains("s3cret-pw"), "{err}");
     }
 
     #[test]

@@ -216,7 +216,9 @@ pub(crate) async fn search(
             plan
         }
         Err(why) => {
-            tracing::warn!(%why, %query, "web search failed; answering without it");
+            // The query is the user's words: not at the levels a service logs by default.
+            tracing::warn!(%why, "web search failed; answering without it");
+            tracing::debug!(%query, "the failed search");
             let reason = format!("{}; search failed: {why}", decision.reason);
             let fallback = GateDecision {
                 action: GateAction::Answer,

@@ -61,7 +61,7 @@ pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Resu
     .bind(m.user_id)
     .bind(m.room_id)
     .bind(m.event_id)
-    .bind(m.body)
+    .bind(storable(m.body))
     .bind(m.thread_root)
     .bind(m.in_reply_to)
     .bind(m.sent_at)
@@ -300,7 +300,7 @@ pub async fn record_reply(pool: &PgPool, r: &ReplyRecord) -> sqlx::Result<()> {
         .bind(&r.user_id)
         .bind(&r.room_id)
         .bind(event_id)
-        .bind(body)
+        .bind(storable(body))
         .bind(&r.thread_root)
         .bind(&r.message_event_id)
         .execute(&mut *tx)
@@ -359,7 +359,7 @@ pub async fn record_bot_message(
     .bind(user_id)
     .bind(room_id)
     .bind(event_id)
-    .bind(body)
+    .bind(storable(body))
     .bind(in_reply_to)
     .execute(pool)
     .await?;
@@ -433,7 +433,7 @@ pub async fn replace_body(
     )
     .bind(user_id)
     .bind(event_id)
-    .bind(body)
+    .bind(storable(body))
     .execute(pool)
     .await?
     .rows_affected()
@@ -457,4 +457,23 @@ pub async fn forget_quotes(
     .execute(conn)
     .await?
     .rows_affected())
+}
+
+/// Text PostgreSQL can store: a NUL character (which a client can send) would fail the
+/// insert and lose the message, so it becomes U+FFFD.
+fn storable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}").into()
+    } else {
+        text.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nul_characters_are_replaced_and_the_rest_kept() {
+        assert_eq!(super::storable("a\0b"), "a\u{FFFD}b");
+        assert_eq!(super::storable("plain"), "plain");
+    }
 }

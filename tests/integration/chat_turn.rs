@@ -354,3 +354,21 @@ async fn a_message_the_model_refuses_is_given_up_once_and_blocks_no_one() {
     assert_eq!(stub.chat_requests().len(), asked);
     assert!(r.out.messages().is_empty());
 }
+
+/// A NUL character failed the insert, and the message vanished unanswered.
+#[tokio::test]
+async fn a_message_with_a_nul_character_is_stored_and_answered() {
+    let stub = StubLlm::start().await;
+    stub.push(Reply::text("Got it.", -0.1));
+    let r = rig(&stub.url()).await;
+    r.assistant
+        .handle(message("$nul", "before\0after"))
+        .await
+        .unwrap();
+    assert_eq!(reply_state(&r.db, "$nul").await, "answered");
+    let body: String = sqlx::query_scalar("SELECT body FROM messages WHERE event_id = '$nul'")
+        .fetch_one(&r.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(body, "before\u{FFFD}after");
+}
