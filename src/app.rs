@@ -51,6 +51,7 @@ pub async fn run_with_night(
         cfg.schedule.clone(),
         Some(outbox.clone() as Arc<dyn Outbox>),
         night.clock,
+        crate::chat::AllowList::new(&cfg.matrix.allowed_users)?,
     )
     .start(night.tick)
     .await

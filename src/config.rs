@@ -352,7 +352,12 @@ impl Config {
                 // The URL may hold a password: show its scheme only.
                 format!(
                     "starts with `{}`, not postgres://",
-                    url.split("://").next().unwrap_or_default().chars().take(20).collect::<String>()
+                    url.split("://")
+                        .next()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(20)
+                        .collect::<String>()
                 ),
                 "use postgres://USER:PASSWORD@HOST:PORT/DB",
             ));
@@ -643,7 +648,10 @@ embedding_url = "http://127.0.0.1:8081"
         let mut cfg = Config::default();
         cfg.database.url = "postgress://bot:s3cret-pw@db:5432/threeam".into();
         let err = cfg.validate_database().unwrap_err().to_string();
-        assert!(err.contains("database.url") && err.contains("postgress"), "{err}");
+        assert!(
+            err.contains("database.url") && err.contains("postgress"),
+            "{err}"
+        );
         assert!(!err.contains("s3cret-pw"), "{err}");
     }
 

@@ -3,10 +3,12 @@
 //! through, and reply splitting. The core (`assistant`, `night`) and the Matrix adapter
 //! (`matrix`) both depend on this module; it depends on neither.
 
+pub mod allow;
 mod message;
 mod outbox;
 mod split;
 
+pub use allow::AllowList;
 pub use message::{IncomingMessage, OutMessage};
 pub use outbox::{Outbox, OutboxError};
 pub use split::{MAX_PART_CHARS, split_reply};

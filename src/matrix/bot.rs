@@ -30,12 +30,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::allow::AllowList;
 use super::format;
 use super::privacy::{self, Privacy};
 use super::probe::SESSION_FILE;
 use crate::assistant::{Assistant, Incoming, Job};
-use crate::chat::{IncomingMessage, OutMessage, Outbox, OutboxError};
+use crate::chat::{AllowList, IncomingMessage, OutMessage, Outbox, OutboxError};
 use crate::config::MatrixConfig;
 
 /// Builds the client on the configured store and logs in, or restores the saved session.
@@ -555,7 +554,7 @@ impl Handlers {
 
     /// Reactions: feedback, tags, and approvals (which come back as work for the room).
     async fn reaction(&self, ev: OriginalSyncReactionEvent, room: Room) {
-        if !self.fresh(&ev.sender) {
+        if !self.fresh(&ev.sender) || !self.allow.allows(ev.sender.as_str()) {
             return;
         }
         let incoming = Incoming::Reaction {
@@ -574,7 +573,7 @@ impl Handlers {
 
     /// Redactions take back what a reaction gave.
     async fn redaction(&self, ev: OriginalSyncRoomRedactionEvent, room: Room) {
-        if !self.fresh(&ev.sender) {
+        if !self.fresh(&ev.sender) || !self.allow.allows(ev.sender.as_str()) {
             return;
         }
         let Some(redacts) = ev.content.redacts.clone().or(ev.redacts.clone()) else {

@@ -2,7 +2,6 @@
 //! the allow-list, how messages look (`format`), and account helpers. The user's side (a
 //! scripted user for tests, the terminal client) is in `crate::client`.
 
-pub mod allow;
 pub mod bot;
 pub mod format;
 pub mod privacy;

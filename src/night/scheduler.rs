@@ -27,7 +27,7 @@ use super::clock::Clock;
 use super::cycle::{RunOptions, RunOutcome, Trigger, run_night};
 use super::deliver::{self, Delivery};
 use super::schedule::{self, RunState};
-use crate::chat::Outbox;
+use crate::chat::{AllowList, Outbox};
 use crate::config::ScheduleConfig;
 use crate::llm::LlmClient;
 
@@ -42,6 +42,8 @@ pub struct Tick {
 
 pub struct Scheduler {
     db: PgPool,
+    /// Only these users get nights and digests.
+    serves: AllowList,
     llm: Arc<LlmClient>,
     schedule: ScheduleConfig,
     outbox: Option<Arc<dyn Outbox>>,
@@ -54,16 +56,19 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// `outbox`: where digests go (`None`: nights only, digests stay for `!digest`).
+    /// `outbox`: where digests go (`None`: nights only, digests stay for `!digest`);
+    /// `serves`: the allow-list (a user taken off it gets no more nights or digests).
     pub fn new(
         db: PgPool,
         llm: Arc<LlmClient>,
         schedule: ScheduleConfig,
         outbox: Option<Arc<dyn Outbox>>,
         clock: Arc<dyn Clock>,
+        serves: AllowList,
     ) -> Arc<Self> {
         Arc::new(Self {
             db,
+            serves,
             llm,
             schedule,
             outbox,
@@ -89,6 +94,9 @@ impl Scheduler {
         if let Some(outbox) = &self.outbox {
             let since = now.date_naive() - chrono::Duration::days(2);
             for (d, tz) in deliver::unsent(&self.db, since).await? {
+                if !self.serves.allows(&d.user_id) {
+                    continue;
+                }
                 let tz = schedule::parse_tz(&tz, default_tz);
                 if !schedule::digest_due(d.for_date, now, self.schedule.digest(), tz) {
                     continue;
@@ -138,7 +146,7 @@ impl Scheduler {
     ) -> anyhow::Result<Vec<(String, NaiveDate)>> {
         let users = crate::store::users::with_rooms(&self.db).await?;
         let mut due = Vec::new();
-        for u in users {
+        for u in users.into_iter().filter(|u| self.serves.allows(&u.user_id)) {
             let (user_id, created_at) = (u.user_id, u.created_at);
             let tz = schedule::parse_tz(&u.timezone, default_tz);
             let (date, at) = schedule::last_occurrence(now, self.schedule.night(), tz);

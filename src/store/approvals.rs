@@ -7,7 +7,8 @@ use sqlx::{PgPool, Row};
 /// What a reaction key says about a pending approval.
 pub fn decision(key: &str) -> Option<bool> {
     match crate::reaction_key::base(key).as_str() {
-        "✅" | "✔" | "☑" | "👌" => Some(true),
+        // Not 👌: in many places it is a casual "ok", or worse, and erasing is for good.
+        "✅" | "✔" | "☑" => Some(true),
         "❌" | "✖" | "🚫" | "❎" => Some(false),
         _ => None,
     }
@@ -45,13 +46,28 @@ pub async fn create(
     .await
 }
 
-/// Decides the approval behind `event_id` if `user_id` owns it and it is still pending.
+/// How long a request waits for its ✅ or ❌: a reaction days later, on a message scrolled
+/// out of sight, is more likely a slip than a decision.
+pub const APPROVAL_HOURS: i32 = 24;
+
+/// Decides the approval behind `event_id` if `user_id` owns it, it is still pending and it
+/// is younger than [`APPROVAL_HOURS`] (an older one is marked expired instead).
 pub async fn decide(
     pool: &PgPool,
     event_id: &str,
     user_id: &str,
     approve: bool,
 ) -> sqlx::Result<Option<Approval>> {
+    sqlx::query(
+        "UPDATE approvals SET status = 'expired', decided_at = now()
+         WHERE event_id = $1 AND user_id = $2 AND status = 'pending'
+           AND created_at < now() - make_interval(hours => $3)",
+    )
+    .bind(event_id)
+    .bind(user_id)
+    .bind(APPROVAL_HOURS)
+    .execute(pool)
+    .await?;
     let row = sqlx::query(
         "UPDATE approvals SET status = $3, decided_at = now()
          WHERE event_id = $1 AND user_id = $2 AND status = 'pending'
@@ -102,5 +118,6 @@ mod tests {
         assert_eq!(decision("✔️"), Some(true));
         assert_eq!(decision("❌"), Some(false));
         assert_eq!(decision("👍"), None);
+        assert_eq!(decision("👌"), None);
     }
 }

@@ -491,3 +491,42 @@ async fn a_redacted_message_takes_its_facts_along_and_an_edit_replaces_the_text(
         "{req}"
     );
 }
+
+/// Approvals wait a day at most: a ✅ on a request scrolled out of sight days later is a
+/// slip, not a decision. And 👌 is no ✅.
+#[tokio::test]
+async fn an_old_request_cannot_be_approved_and_ok_hand_is_not_a_yes() {
+    let r = rig().await;
+    r.assistant
+        .handle(msg("$o1", "!remember I am allergic to peanuts"))
+        .await
+        .unwrap();
+    r.assistant
+        .handle(msg("$o2", "!forget peanuts"))
+        .await
+        .unwrap();
+    let (ask_id, _) = last_text(&r.out);
+    r.assistant
+        .handle(react("$o3", ADA, &ask_id, "👌"))
+        .await
+        .unwrap();
+    assert_eq!(facts(&r.db, ADA).await.len(), 1, "👌 erased");
+    sqlx::query("UPDATE approvals SET created_at = now() - interval '25 hours'")
+        .execute(&r.db.pool)
+        .await
+        .unwrap();
+    r.assistant
+        .handle(react("$o4", ADA, &ask_id, "✅"))
+        .await
+        .unwrap();
+    assert_eq!(
+        facts(&r.db, ADA).await.len(),
+        1,
+        "an expired request erased"
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM approvals")
+        .fetch_one(&r.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "expired");
+}

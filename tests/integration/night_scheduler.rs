@@ -17,6 +17,8 @@ use threeam::night::{FakeClock, Scheduler};
 
 const BERLIN: (&str, &str, &str) = ("@berlin:localhost", "!berlin:localhost", "Europe/Berlin");
 const NEW_YORK: (&str, &str, &str) = ("@ny:localhost", "!ny:localhost", "America/New_York");
+/// Taken off the allow-list: no more nights or digests.
+const REMOVED: (&str, &str, &str) = ("@gone:localhost", "!gone:localhost", "Europe/Berlin");
 
 fn utc(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, d, h, m, 0).unwrap()
@@ -46,6 +48,7 @@ async fn rig(start: DateTime<Utc>) -> Rig {
         cfg.schedule.clone(),
         Some(out.clone() as Arc<dyn threeam::chat::Outbox>),
         clock.clone(),
+        threeam::chat::AllowList::new(&[BERLIN.0.to_owned(), NEW_YORK.0.to_owned()]).unwrap(),
     );
     Rig {
         db,
@@ -59,7 +62,7 @@ async fn rig(start: DateTime<Utc>) -> Rig {
 #[tokio::test]
 async fn nights_run_at_three_in_each_zone_once_and_digests_arrive_at_half_past_seven() {
     let r = rig(utc(10, 0, 0)).await;
-    for (i, (user, room, tz)) in [BERLIN, NEW_YORK].into_iter().enumerate() {
+    for (i, (user, room, tz)) in [BERLIN, NEW_YORK, REMOVED].into_iter().enumerate() {
         add_user(&r.db.pool, user, room, tz, utc(9, 12, 0)).await;
         let (q, a) = DAY[1];
         add_exchange(

@@ -1,4 +1,6 @@
-//! The allow-list: full user ids or glob patterns (`@*:example.org`). Pure.
+//! The allow-list: full user ids or glob patterns (`@*:example.org`). Pure. The chat adapter
+//! serves only these users, and the night scheduler runs nights and sends digests only for
+//! them, so removing someone from the list stops everything for them.
 
 use globset::{Glob, GlobMatcher};
 
