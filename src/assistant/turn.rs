@@ -392,7 +392,11 @@ impl Assistant {
         // A retried answer quotes the message it answers, since other messages came since.
         // (`attempts` was read before this attempt's claim.)
         let reply_to = (p.attempts > 0).then(|| p.event_id.clone());
-        let mut shown = ReplyParts::default();
+        // A reply an earlier attempt began before the bot stopped is carried on, not repeated.
+        let mut shown = ReplyParts {
+            current_id: p.started_reply.clone(),
+            ..ReplyParts::default()
+        };
         let mut gate = self.gate_run(p, &inp);
 
         let generated = self
@@ -869,6 +873,12 @@ impl Assistant {
                     .send(&p.room_id, &msg)
                     .await
                     .map_err(|e| TurnError::Other(e.into()))?;
+                if parts.done_ids.is_empty() {
+                    self.with_db_retry("note the reply's first message", || {
+                        store::messages::set_started_reply(&self.db, p.id, Some(&id))
+                    })
+                    .await?;
+                }
                 parts.current_id = Some(id);
             }
             Some(id) => {
@@ -900,6 +910,8 @@ impl Assistant {
             parts.current.trim_end()
         );
         let _ = self.show(p, parts, &text, true, reply_to).await;
+        // The interrupted message stays as it is; the retry answers in a new one.
+        let _ = store::messages::set_started_reply(&self.db, p.id, None).await;
         let mut ids = std::mem::take(&mut parts.done_ids);
         ids.extend(parts.current_id.take());
         for id in ids {

@@ -725,17 +725,24 @@ impl MatrixOutbox {
     ) -> Result<String, OutboxError> {
         let room = self.private_room(room_id).await?;
         use backon::Retryable;
-        (|| async { room.send_raw("m.room.message", content.clone()).await })
-            .retry(
-                backon::ExponentialBuilder::default()
-                    .with_min_delay(Duration::from_millis(500))
-                    .with_max_delay(Duration::from_secs(15))
-                    .with_max_times(7),
-            )
-            .notify(|e, _| tracing::warn!(error = %e, "sending failed; retrying"))
-            .await
-            .map(|resp| resp.response.event_id.to_string())
-            .map_err(|e| OutboxError(format!("could not send to {room_id}: {e}")))
+        // One transaction id for every try: a try that reached the homeserver but lost its
+        // answer is then recognised, not posted twice.
+        let txn = matrix_sdk::ruma::TransactionId::new();
+        (|| async {
+            room.send_raw("m.room.message", content.clone())
+                .with_transaction_id(&txn)
+                .await
+        })
+        .retry(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(500))
+                .with_max_delay(Duration::from_secs(15))
+                .with_max_times(7),
+        )
+        .notify(|e, _| tracing::warn!(error = %e, "sending failed; retrying"))
+        .await
+        .map(|resp| resp.response.event_id.to_string())
+        .map_err(|e| OutboxError(format!("could not send to {room_id}: {e}")))
     }
 }
 

@@ -48,6 +48,9 @@ pub struct Pending {
     pub body: String,
     pub thread_root: Option<String>,
     pub attempts: i32,
+    /// The first message of a reply an earlier attempt began and never finished (the bot
+    /// stopped mid-answer): the retry edits it instead of posting a second reply.
+    pub started_reply: Option<String>,
 }
 
 pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Result<Stored> {
@@ -113,6 +116,24 @@ pub async fn mark_failed(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// The reply to message `id` has begun as event `reply_event_id` (or, with `None`, no
+/// reply is under way any more). Written as soon as the first part is on screen, so a bot
+/// stopped mid-answer edits that message on its retry instead of posting a second reply.
+pub async fn set_started_reply(
+    pool: &PgPool,
+    id: i64,
+    reply_event_id: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET reply_event_id = $2 WHERE id = $1 AND reply_state <> 'answered'",
+    )
+    .bind(id)
+    .bind(reply_event_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Gives up on answering the message: it leaves the retry queue for good.
 pub async fn abandon(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     sqlx::query(
@@ -137,7 +158,7 @@ pub async fn release_interrupted(pool: &PgPool) -> sqlx::Result<u64> {
 /// Messages that still need an answer, oldest first, except in rooms the bot has left.
 pub async fn pending(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Pending>> {
     let rows = sqlx::query(
-        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts FROM messages m
+        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts, reply_event_id FROM messages m
          WHERE role = 'user' AND reply_state IN ('received', 'failed')
            AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = m.room_id AND r.left_at IS NOT NULL)
          ORDER BY sent_at, id LIMIT $1",
@@ -150,7 +171,7 @@ pub async fn pending(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Pending>> {
 
 pub async fn get_pending(pool: &PgPool, id: i64) -> sqlx::Result<Option<Pending>> {
     let row = sqlx::query(
-        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts FROM messages WHERE id = $1",
+        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts, reply_event_id FROM messages WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -167,6 +188,7 @@ fn pending_from_row(r: &sqlx::postgres::PgRow) -> Pending {
         body: r.get(4),
         thread_root: r.get(5),
         attempts: r.get(6),
+        started_reply: r.get(7),
     }
 }
 

@@ -372,3 +372,56 @@ async fn a_message_with_a_nul_character_is_stored_and_answered() {
         .unwrap();
     assert_eq!(body, "before\u{FFFD}after");
 }
+
+/// The bot stopped (killed) after the reply's first message was on screen and before the
+/// reply was recorded: after the restart the retry carries on in that message instead of
+/// posting a second reply. (The state a kill leaves is made directly: a turn cannot be
+/// stopped at an exact point from outside.)
+#[tokio::test]
+async fn a_reply_cut_by_a_stop_is_finished_in_the_same_message() {
+    let stub = StubLlm::start().await;
+    stub.push(Reply::text(
+        "Lyon sits where the Rhône meets the Saône.",
+        -0.05,
+    ));
+    let r = rig(&stub.url()).await;
+    r.assistant
+        .handle(message("$k1", "Tell me about Lyon"))
+        .await
+        .unwrap();
+    let first = r.out.messages();
+    assert_eq!(first.len(), 1);
+    // What a kill between the first send and the record leaves behind.
+    for q in [
+        "UPDATE messages SET reply_state = 'answering' WHERE event_id = '$k1'",
+        "DELETE FROM experience",
+        "DELETE FROM messages WHERE role = 'assistant'",
+    ] {
+        sqlx::query(q).execute(&r.db.pool).await.unwrap();
+    }
+    r.out.clear();
+
+    assert_eq!(r.assistant.recover().await.unwrap(), 1);
+    stub.push(Reply::text("Lyon is a city in France.", -0.05));
+    assert_eq!(r.assistant.retry_pending().await.unwrap(), 1);
+    assert!(
+        r.out.messages().is_empty(),
+        "a second reply was posted: {:?}",
+        r.out.all()
+    );
+    let edits: Vec<(String, String)> = r
+        .out
+        .all()
+        .into_iter()
+        .filter_map(|s| match s {
+            Shown::Edit { id, msg, .. } => Some((id, msg.markdown)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        edits.last().cloned(),
+        Some((first[0].0.clone(), "Lyon is a city in France.".to_owned())),
+        "the retry finishes the first message"
+    );
+    assert_eq!(reply_state(&r.db, "$k1").await, "answered");
+}
