@@ -55,6 +55,12 @@ enum Command {
         #[arg(long)]
         user: Option<String>,
     },
+    /// Print what the bot would read from a web page (its readable text), or why it refuses
+    /// it, through the same checks the gate's search uses (`web.fetch_private` included).
+    Fetch {
+        /// An http(s) URL.
+        url: String,
+    },
     /// Benchmarks that print ratios against a baseline run in the same process.
     Bench {
         #[command(subcommand)]
@@ -256,6 +262,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             threeam::cluster::cli::bench(data.as_deref())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Fetch { url } => {
+            let cfg = Config::load(&cli.config)?;
+            let (http, limits) = threeam::research::page_fetcher(cfg.web.fetch_private)?;
+            match threeam::research::fetch_readable(&http, &url, &limits).await {
+                Ok(page) => {
+                    println!("# {}\n{}\n", page.title, page.url);
+                    println!("{}", page.text);
+                    if page.truncated {
+                        println!("\n(cut at {} characters)", limits.max_text_chars);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("not read: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Doctor => {
             let cfg = Config::load(&cli.config)?;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::config::WebConfig;
 use crate::gate::{self, GateAction, GateDecision, Hedge, MemoryCoverage};
 use crate::memory::Retrieved;
-use crate::research::{self, FetchLimits, ResearchOptions, SearchBackend, SearxNg, Sources};
+use crate::research::{self, ResearchOptions, SearchBackend, SearxNg, Sources};
 
 /// A conversation is in progress when the bot replied this recently: short follow-ups such
 /// as "and then?" refer to it.
@@ -62,16 +62,12 @@ impl WebAccess {
         // The search backend is usually on this machine; pages are fetched with the client
         // that refuses names resolving to private addresses (unless allowed).
         let backend = SearxNg::new(research::web_client()?, &cfg.search_url)?;
-        let guard = (!cfg.fetch_private).then(research::resolve::system_lookup);
-        let http = research::fetch_client(guard)?;
+        let (http, fetch) = research::page_fetcher(cfg.fetch_private)?;
         Ok(Some(WebAccess {
             backend: Arc::new(backend),
             http,
             opts: ResearchOptions {
-                fetch: FetchLimits {
-                    allow_private: cfg.fetch_private,
-                    ..FetchLimits::default()
-                },
+                fetch,
                 ..ResearchOptions::default()
             },
         }))

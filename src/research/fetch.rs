@@ -79,6 +79,18 @@ pub fn fetch_client(guard: Option<Lookup>) -> Result<reqwest::Client, reqwest::E
     .build()
 }
 
+/// The client and limits every page fetch of the bot uses, the gate's and `threeam fetch`'s
+/// alike: the private network refused (by address and by resolved name) unless
+/// `fetch_private`.
+pub fn page_fetcher(fetch_private: bool) -> Result<(reqwest::Client, FetchLimits), reqwest::Error> {
+    let guard = (!fetch_private).then(super::resolve::system_lookup);
+    let limits = FetchLimits {
+        allow_private: fetch_private,
+        ..FetchLimits::default()
+    };
+    Ok((fetch_client(guard)?, limits))
+}
+
 fn base_client() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

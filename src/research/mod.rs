@@ -23,7 +23,7 @@ mod search;
 mod sources;
 
 pub use error::{FetchError, SearchError};
-pub use fetch::{FetchLimits, Page, fetch_client, fetch_readable, web_client};
+pub use fetch::{FetchLimits, Page, fetch_client, fetch_readable, page_fetcher, web_client};
 pub use query::{MAX_QUERY_CHARS, search_query};
 pub use run::{Research, ResearchOptions, research};
 pub use search::{SearchBackend, SearchHit, SearxNg};
