@@ -718,4 +718,16 @@ embedding_url = "http://127.0.0.1:8081"
             .to_string();
         assert!(err.contains("chat_ulr"), "{err}");
     }
+
+    proptest::proptest! {
+        /// Any text as a configuration file gives a config or a one-line error, never a panic.
+        #[test]
+        fn any_config_text_parses_or_fails_cleanly(
+            text in "(\\[(database|llm|matrix|schedule|web)\\]\n|[a-z_]{1,12} = (\"[^\"\n]{0,10}\"|[0-9]{1,4}|true)\n|[^\n]{0,20}\n){0,12}",
+        ) {
+            if let Err(e) = Config::parse(&text, std::path::Path::new("fuzz.toml")) {
+                proptest::prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
 }

@@ -182,4 +182,14 @@ mod content_tests {
         assert_eq!(plain["m.relates_to"]["m.in_reply_to"]["event_id"], "$q");
         assert!(plain.get("formatted_body").is_none());
     }
+
+    proptest::proptest! {
+        /// Any markdown becomes sanitised HTML without a panic, and never carries a script.
+        #[test]
+        fn any_markdown_renders_safely(md in "([*_`#>\\[\\]()!<>a-z \n-]|<script>|javascript:){0,80}") {
+            let html = super::markdown_to_html(&md);
+            proptest::prop_assert!(!html.to_lowercase().contains("<script"));
+            let _ = super::needs_html(&md);
+        }
+    }
 }

@@ -435,4 +435,20 @@ mod tests {
         );
         assert_eq!(extract(&html, 100).text, "middle");
     }
+
+    proptest::proptest! {
+        /// Any text, tag soup included, is read without a panic and within the cap.
+        #[test]
+        fn any_input_is_read_without_panicking(
+            html in "(<(div|p|main|article|script|nav|/div|/p|!--|title|/title)[^>]{0,8}>|[a-z ]{0,12}|&[a-z]{0,5};?){0,60}",
+            raw in proptest::prelude::any::<String>(),
+            cap in 1usize..200,
+        ) {
+            for text in [&html, &raw] {
+                let r = extract(text, cap);
+                // The cap plus the ellipsis.
+                proptest::prop_assert!(r.text.chars().count() <= cap + 1);
+            }
+        }
+    }
 }
