@@ -295,8 +295,20 @@ impl Assistant {
         }
     }
 
-    /// Start-up recovery: turns interrupted by a crash go back in the queue.
+    /// Start-up recovery: decisions whose effect a stop cut off are finished, and turns
+    /// interrupted by a crash go back in the queue (returns how many).
     pub async fn recover(&self) -> anyhow::Result<u64> {
+        let unapplied = self
+            .with_db_retry("find unfinished decisions", || {
+                store::approvals::unapplied(&self.db)
+            })
+            .await?;
+        for approval in unapplied {
+            tracing::info!(id = approval.id, kind = %approval.kind, "finishing a decision the last stop cut off");
+            if let Err(e) = self.decide(approval).await {
+                tracing::warn!(error = format!("{e:#}"), "could not finish a decision");
+            }
+        }
         self.with_db_retry("release interrupted turns", || {
             store::messages::release_interrupted(&self.db)
         })
@@ -416,6 +428,10 @@ impl Assistant {
             None,
             Some(approval.event_id.clone()),
         )
+        .await?;
+        self.with_db_retry("mark the decision applied", || {
+            store::approvals::mark_applied(&self.db, approval.id)
+        })
         .await
     }
 

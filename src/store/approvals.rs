@@ -1,6 +1,8 @@
 //! Pending approvals: a bot message that waits for the room owner's ✅ or ❌ (erasing
 //! memories now; tool stages and research topics later). Deciding is one conditional UPDATE,
-//! so a reaction delivered twice, or a ✅ and a ❌ racing, decide once.
+//! so a reaction delivered twice, or a ✅ and a ❌ racing, decide once. The decision's effect
+//! is marked (`applied_at`) once it has run; a decision left unapplied by a stop is finished
+//! at start-up (the effects are idempotent: erasing what is gone erases nothing).
 
 use sqlx::{PgPool, Row};
 
@@ -87,6 +89,39 @@ pub async fn decide(
         payload: r.get(5),
         approved: approve,
     }))
+}
+
+/// What approval `id` decided has run (and the owner was told).
+pub async fn mark_applied(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE approvals SET applied_at = now() WHERE id = $1 AND status IN ('approved', 'rejected')",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Decisions whose effect has not run yet (the bot stopped in between), oldest first.
+pub async fn unapplied(pool: &PgPool) -> sqlx::Result<Vec<Approval>> {
+    Ok(sqlx::query(
+        "SELECT id, user_id, room_id, event_id, kind, payload, status = 'approved'
+         FROM approvals WHERE status IN ('approved', 'rejected') AND applied_at IS NULL
+         ORDER BY decided_at, id",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| Approval {
+        id: r.get(0),
+        user_id: r.get(1),
+        room_id: r.get(2),
+        event_id: r.get(3),
+        kind: r.get(4),
+        payload: r.get(5),
+        approved: r.get(6),
+    })
+    .collect())
 }
 
 /// Pending approvals of one kind older than the newest: a new request supersedes them.

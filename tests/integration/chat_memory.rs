@@ -530,3 +530,43 @@ async fn an_old_request_cannot_be_approved_and_ok_hand_is_not_a_yes() {
         .unwrap();
     assert_eq!(status, "expired");
 }
+
+/// The bot stopped between the owner's ✅ and the erasure it approved: at start-up the
+/// decision is finished, once. (The state a stop leaves is made directly.)
+#[tokio::test]
+async fn an_approval_cut_off_by_a_stop_is_finished_at_start_up() {
+    let r = rig().await;
+    r.assistant
+        .handle(msg("$a1", "!remember I am allergic to peanuts"))
+        .await
+        .unwrap();
+    r.assistant
+        .handle(msg("$a2", "!forget peanuts"))
+        .await
+        .unwrap();
+    let (ask_id, _) = last_text(&r.out);
+    // What a stop right after the decision was committed leaves behind.
+    sqlx::query("UPDATE approvals SET status = 'approved', decided_at = now() WHERE event_id = $1")
+        .bind(&ask_id)
+        .execute(&r.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(facts(&r.db, ADA).await.len(), 1);
+
+    r.assistant.recover().await.unwrap();
+    assert!(
+        facts(&r.db, ADA).await.is_empty(),
+        "the approved erasure ran"
+    );
+    assert!(last_text(&r.out).1.contains("erased 1 memory"));
+    let (status, applied): (String, bool) =
+        sqlx::query_as("SELECT status, applied_at IS NOT NULL FROM approvals")
+            .fetch_one(&r.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), applied), ("approved", true));
+    // Once: a second start-up has nothing to finish.
+    r.out.clear();
+    r.assistant.recover().await.unwrap();
+    assert!(r.out.messages().is_empty());
+}
