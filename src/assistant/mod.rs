@@ -487,7 +487,7 @@ impl Assistant {
         reply_to: Option<String>,
     ) -> anyhow::Result<String> {
         let mut first = None;
-        for (i, part) in crate::chat::split_reply(text, crate::chat::MAX_PART_CHARS)
+        for (i, part) in crate::chat::split_reply(text, crate::chat::MAX_PART_BYTES)
             .into_iter()
             .enumerate()
         {

@@ -25,7 +25,7 @@ use futures::StreamExt;
 use super::guard::{Flaw, Guard, GuardInput};
 use super::prompt::{self, Notes, Standing};
 use super::{Assistant, gate_step};
-use crate::chat::{MAX_PART_CHARS, OutMessage, split_reply};
+use crate::chat::{MAX_PART_BYTES, OutMessage, split_reply};
 use crate::gate::{self, GateAction, GateDecision, GateInput};
 use crate::llm::{ChatMessage, ChatRequest, LlmError, Role, Sampling, StreamEvent, TokenLogprob};
 use crate::store;
@@ -821,8 +821,8 @@ impl Assistant {
         reply_to: Option<&str>,
         finished: bool,
     ) -> Result<(), TurnError> {
-        while parts.current.chars().count() > MAX_PART_CHARS {
-            let mut split = split_reply(&parts.current, MAX_PART_CHARS);
+        while parts.current.len() > MAX_PART_BYTES {
+            let mut split = split_reply(&parts.current, MAX_PART_BYTES);
             let head = split.remove(0);
             let tail = split.join("\n\n");
             self.show(p, parts, &head, true, reply_to).await?;

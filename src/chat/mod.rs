@@ -11,4 +11,4 @@ mod split;
 pub use allow::AllowList;
 pub use message::{IncomingMessage, OutMessage};
 pub use outbox::{Outbox, OutboxError};
-pub use split::{MAX_PART_CHARS, split_reply};
+pub use split::{MAX_PART_BYTES, split_reply};

@@ -1,10 +1,12 @@
 //! Long replies split into messages a chat client can carry, at the best boundary available,
 //! with code blocks closed and reopened so each part renders on its own. Pure.
 
-/// Matrix events are capped at 64 KiB; text and its HTML both travel, so parts stay well below.
-pub const MAX_PART_CHARS: usize = 12_000;
+/// Matrix events are capped at 64 KiB of bytes, and an edit carries the text twice with its
+/// HTML each time: 12,000 bytes a part keeps even an edited part of CJK or emoji text (3 or 4
+/// bytes a character) well below the cap. Counted in bytes, not characters, for that reason.
+pub const MAX_PART_BYTES: usize = 12_000;
 
-/// Splits a long reply into parts of at most `max` characters, at the best boundary available
+/// Splits a long reply into parts of at most `max` bytes (UTF-8), at the best boundary available
 /// (paragraph, line, sentence, word); a code block cut in two is closed and reopened so each
 /// part renders on its own.
 pub fn split_reply(text: &str, max: usize) -> Vec<String> {
@@ -12,8 +14,8 @@ pub fn split_reply(text: &str, max: usize) -> Vec<String> {
     let mut parts = Vec::new();
     let mut rest = text.trim_end().to_owned();
     let mut reopen: Option<String> = None;
-    while rest.chars().count() + reopen.as_ref().map_or(0, |f| f.chars().count() + 1) > max {
-        let budget = max - reopen.as_ref().map_or(0, |f| f.chars().count() + 1) - 4;
+    while rest.len() + reopen.as_ref().map_or(0, |f| f.len() + 1) > max {
+        let budget = max - reopen.as_ref().map_or(0, |f| f.len() + 1) - 4;
         let cut = best_cut(&rest, budget);
         let (head, tail) = rest.split_at(cut);
         let mut part = match &reopen {
@@ -41,12 +43,12 @@ pub fn split_reply(text: &str, max: usize) -> Vec<String> {
     parts
 }
 
-/// Byte index to cut at, no further than `budget` characters in.
+/// Byte index to cut at, no further than `budget` bytes in, on a character boundary.
 fn best_cut(text: &str, budget: usize) -> usize {
-    let limit = text
-        .char_indices()
-        .nth(budget)
-        .map_or(text.len(), |(i, _)| i);
+    let mut limit = budget.min(text.len());
+    while !text.is_char_boundary(limit) {
+        limit -= 1;
+    }
     let window = &text[..limit];
     let floor = limit / 2;
     for sep in ["\n\n", "\n", ". ", "! ", "? ", " "] {
@@ -94,7 +96,7 @@ mod tests {
         let parts = split_reply(&text, 200);
         assert!(parts.len() > 2);
         for p in &parts {
-            assert!(p.chars().count() <= 200, "{} chars", p.chars().count());
+            assert!(p.len() <= 200, "{} bytes", p.len());
             assert_eq!(p.matches("```").count() % 2, 0, "unbalanced fence in {p:?}");
         }
         let joined: String = parts.join(" ");
@@ -104,11 +106,11 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parts_fit_and_lose_no_words(words in proptest::collection::vec("[a-zé]{1,12}|\n|\n```\n", 0..400), max in 64usize..300) {
+        fn parts_fit_and_lose_no_words(words in proptest::collection::vec("[a-zé]{1,12}|[你好🦉]{1,6}|\n|\n```\n", 0..400), max in 64usize..300) {
             let text = words.join(" ");
             let parts = split_reply(&text, max);
             for p in &parts {
-                prop_assert!(p.chars().count() <= max);
+                prop_assert!(p.len() <= max);
             }
             let orig: Vec<&str> = text.split_whitespace().filter(|w| *w != "```" ).collect();
             let joined = parts.join(" ");

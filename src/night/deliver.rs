@@ -94,7 +94,7 @@ pub async fn deliver(
         return Ok(Delivery::AlreadySent);
     }
     let mut first: Option<String> = None;
-    let parts = crate::chat::split_reply(&d.body, crate::chat::MAX_PART_CHARS);
+    let parts = crate::chat::split_reply(&d.body, crate::chat::MAX_PART_BYTES);
     for part in parts {
         let msg = OutMessage {
             markdown: part.clone(),

@@ -489,3 +489,54 @@ async fn thumbs_down_tags_and_a_comment_in_the_encrypted_room() {
     assert!(stats.body.contains("🤥 hallucinated 1"), "{}", stats.body);
     rig.stop().await;
 }
+
+/// Matrix caps an event at 64 KiB of bytes and an edit carries the text twice: a long reply
+/// in CJK (3 bytes a character) was sized in characters and refused by the homeserver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_cjk_reply_arrives_in_parts_the_homeserver_accepts() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let human = rig.human(&ada).await;
+    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    // 4,000 different four-character words: about 48 KB of text, nothing repeated.
+    let words: Vec<String> = (0..4000u32)
+        .map(|i| {
+            (0..4)
+                .map(|j| char::from_u32(0x4E00 + (i * 4 + j) % 20_000).unwrap())
+                .collect()
+        })
+        .collect();
+    let long = words.join(" ");
+    rig.llm.push(Reply::text(&long, -0.05));
+    let q = human.send(&room, "请写一篇很长的文章").await.unwrap();
+    let parts = human.wait_for_replies(&room, &q, 4, T).await.unwrap();
+    let last = words[3999].clone();
+    human
+        .wait_for_message(&room, T, |m| m.body.contains(&last) && m.is_final())
+        .await
+        .expect("the reply's last part arrives");
+    let all: Vec<_> = human
+        .messages(&room)
+        .into_iter()
+        .filter(|m| m.sender == bot)
+        .collect();
+    let text: String = all
+        .iter()
+        .map(|m| m.body.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(parts.len() >= 4, "{} parts", parts.len());
+    for m in &all {
+        assert!(
+            m.body.len() <= threeam::chat::MAX_PART_BYTES,
+            "{} bytes",
+            m.body.len()
+        );
+    }
+    assert!(
+        text.contains(&words[0]) && text.contains(&words[3999]),
+        "the whole reply arrived"
+    );
+}

@@ -227,7 +227,7 @@ async fn a_very_long_reply_is_split_into_complete_parts() {
     assert!(msgs.len() >= 2, "{} parts", msgs.len());
     for (_, m) in &msgs {
         assert!(m.complete);
-        assert!(m.markdown.chars().count() <= threeam::chat::MAX_PART_CHARS);
+        assert!(m.markdown.len() <= threeam::chat::MAX_PART_BYTES);
     }
     let words: usize = msgs
         .iter()
