@@ -26,9 +26,7 @@ async fn homeserver_restart_and_database_outage_lose_nothing_and_repeat_nothing(
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let (human, room) = rig.dm(&ada).await;
     rig.llm.push(Reply::text("Before the restart.", -0.1));
     let q1 = human.send(&room, "one").await.unwrap();
     human.wait_for_reply(&room, &q1, T).await.unwrap();

@@ -968,49 +968,33 @@ impl Human {
 
     /// Every message (decrypted, with edits applied) seen in the room so far, in order.
     pub fn messages(&self, room: &RoomId) -> Vec<SeenMessage> {
-        lock(&self.shared.log)
-            .get(room)
-            .map(|r| {
-                r.entries
-                    .iter()
-                    .filter_map(|e| match e {
-                        Entry::Message(m) => Some(m.clone()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.entries(room, |e| match e {
+            Entry::Message(m) => Some(m.clone()),
+            _ => None,
+        })
     }
 
     /// Every live (not redacted) reaction seen in the room so far, in order.
     pub fn reactions(&self, room: &RoomId) -> Vec<SeenReaction> {
-        lock(&self.shared.log)
-            .get(room)
-            .map(|r| {
-                r.entries
-                    .iter()
-                    .filter_map(|e| match e {
-                        Entry::Reaction(x) => Some(x.clone()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.entries(room, |e| match e {
+            Entry::Reaction(x) => Some(x.clone()),
+            _ => None,
+        })
     }
 
     /// Ids of events in the room that could not be decrypted (yet).
     pub fn undecryptable(&self, room: &RoomId) -> Vec<OwnedEventId> {
+        self.entries(room, |e| match e {
+            Entry::Undecryptable { event_id, .. } => Some(event_id.clone()),
+            _ => None,
+        })
+    }
+
+    /// What `pick` takes from the room's log, in order.
+    fn entries<T>(&self, room: &RoomId, pick: impl Fn(&Entry) -> Option<T>) -> Vec<T> {
         lock(&self.shared.log)
             .get(room)
-            .map(|r| {
-                r.entries
-                    .iter()
-                    .filter_map(|e| match e {
-                        Entry::Undecryptable { event_id, .. } => Some(event_id.clone()),
-                        _ => None,
-                    })
-                    .collect()
-            })
+            .map(|r| r.entries.iter().filter_map(&pick).collect())
             .unwrap_or_default()
     }
 

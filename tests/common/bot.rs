@@ -129,6 +129,43 @@ impl BotRig {
     }
 }
 
+impl BotRig {
+    /// The bot's Matrix id.
+    pub fn bot_user(&self) -> matrix_sdk::ruma::OwnedUserId {
+        self.bot_id.as_str().try_into().unwrap()
+    }
+
+    /// `user_id` logged in, in an encrypted DM the bot has joined.
+    pub async fn dm(&self, user_id: &str) -> (Human, matrix_sdk::ruma::OwnedRoomId) {
+        let human = self.human(user_id).await;
+        let room = human
+            .ensure_dm(&self.bot_user(), true, Duration::from_secs(60))
+            .await
+            .expect("bot joins the encrypted DM");
+        (human, room)
+    }
+
+    /// Waits until the bot has marked `room` left (no answers, no digests go there).
+    pub async fn wait_room_left(&self, room: &matrix_sdk::ruma::RoomId, what: &str) {
+        let pool = self.db.pool.clone();
+        let room_id = room.to_string();
+        eventually(what, Duration::from_secs(60), || {
+            let (pool, room_id) = (pool.clone(), room_id.clone());
+            async move {
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT left_at IS NOT NULL FROM rooms WHERE room_id = $1",
+                )
+                .bind(room_id)
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .unwrap_or(false)
+            }
+        })
+        .await;
+    }
+}
+
 impl Drop for BotRig {
     fn drop(&mut self) {
         if let Some((token, _)) = &self.handle {

@@ -12,12 +12,7 @@ async fn encrypted_dm_streamed_reply_thread_and_feedback() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human
-        .ensure_dm(&bot, true, T)
-        .await
-        .expect("bot joins the encrypted DM");
+    let (human, room) = rig.dm(&ada).await;
 
     rig.llm.set_token_delay(Duration::from_millis(40));
     rig.llm.push(Reply::text(
@@ -87,7 +82,7 @@ async fn strangers_are_ignored() {
     let eve = new_user("eve").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
+    let bot = rig.bot_user();
     let eve_h = rig.human(&eve).await;
     let res = eve_h.ensure_dm(&bot, true, Duration::from_secs(8)).await;
     assert!(res.is_err(), "the bot must not join a stranger's room");
@@ -111,9 +106,7 @@ async fn restart_answers_missed_messages_once_and_never_twice() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let (human, room) = rig.dm(&ada).await;
     rig.llm.push(Reply::text("First answer.", -0.1));
     let q1 = human.send(&room, "first").await.unwrap();
     human.wait_for_reply(&room, &q1, T).await.unwrap();
@@ -150,9 +143,7 @@ async fn model_server_dies_mid_conversation_then_answers_when_back() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let (human, room) = rig.dm(&ada).await;
     rig.llm.push(Reply::text("I'm here.", -0.1));
     let q1 = human.send(&room, "are you there?").await.unwrap();
     human.wait_for_reply(&room, &q1, T).await.unwrap();
@@ -197,9 +188,7 @@ async fn shutdown_finishes_the_reply_in_progress_and_leaves_empty_rooms() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let (human, room) = rig.dm(&ada).await;
 
     let long: String = (1..=30).map(|i| format!("word{i} ")).collect();
     rig.llm.set_token_delay(Duration::from_millis(80));
@@ -231,21 +220,8 @@ async fn shutdown_finishes_the_reply_in_progress_and_leaves_empty_rooms() {
         .leave()
         .await
         .unwrap();
-    let pool = rig.db.pool.clone();
-    let room_id = room.to_string();
-    eventually("the bot leaves the empty room", T, || {
-        let (pool, room_id) = (pool.clone(), room_id.clone());
-        async move {
-            sqlx::query_scalar::<_, bool>(
-                "SELECT left_at IS NOT NULL FROM rooms WHERE room_id = $1",
-            )
-            .bind(room_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(false)
-        }
-    })
-    .await;
+    rig.wait_room_left(&room, "the bot leaves the empty room")
+        .await;
     rig.stop().await;
 }
 
@@ -317,9 +293,7 @@ async fn memory_commands_with_approval_and_encrypted_export() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let (human, room) = rig.dm(&ada).await;
 
     let q = human
         .send(&room, "!remember my sister lives in Porto")
@@ -367,9 +341,7 @@ async fn facts_learned_in_chat_survive_a_restart_and_are_recalled() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let (human, room) = rig.dm(&ada).await;
 
     rig.llm.push(Reply::text("Nice to meet you, Ada!", -0.1));
     rig.llm.push_structured(Reply::json(&serde_json::json!({"facts": [
@@ -423,9 +395,7 @@ async fn thumbs_down_tags_and_a_comment_in_the_encrypted_room() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let (human, room) = rig.dm(&ada).await;
 
     rig.llm
         .push(Reply::text("Lyon is the capital of Italy.", -0.1));
@@ -497,9 +467,7 @@ async fn a_long_cjk_reply_arrives_in_parts_the_homeserver_accepts() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human.ensure_dm(&bot, true, T).await.unwrap();
+    let (human, room) = rig.dm(&ada).await;
     // 4,000 different four-character words: about 48 KB of text, nothing repeated.
     let words: Vec<String> = (0..4000u32)
         .map(|i| {
@@ -517,6 +485,7 @@ async fn a_long_cjk_reply_arrives_in_parts_the_homeserver_accepts() {
         .wait_for_message(&room, T, |m| m.body.contains(&last) && m.is_final())
         .await
         .expect("the reply's last part arrives");
+    let bot = rig.bot_user();
     let all: Vec<_> = human
         .messages(&room)
         .into_iter()

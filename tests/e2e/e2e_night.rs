@@ -27,12 +27,7 @@ async fn the_digest_arrives_in_the_encrypted_room_in_the_morning() {
         tick: Duration::from_secs(1),
     })
     .await;
-    let human = rig.human(&ada).await;
-    let bot: matrix_sdk::ruma::OwnedUserId = rig.bot_id.as_str().try_into().unwrap();
-    let room = human
-        .ensure_dm(&bot, true, T)
-        .await
-        .expect("bot joins the encrypted DM");
+    let (human, room) = rig.dm(&ada).await;
 
     let tz = human.send(&room, "!timezone Europe/Berlin").await.unwrap();
     let r = human.wait_for_reply(&room, &tz, T).await.unwrap();

@@ -29,7 +29,7 @@ async fn a_room_with_a_guest_gets_a_refusal_and_nothing_personal() {
     rig.start().await;
     let owner = rig.human(&ada).await;
     let guest = rig.human(&gus).await;
-    let bot = uid(&rig.bot_id);
+    let bot = rig.bot_user();
 
     let room = owner
         .create_room(&[bot.clone(), uid(&gus)], false, true)
@@ -109,7 +109,7 @@ async fn an_unencrypted_room_gets_a_refusal_and_the_owner_leaving_ends_a_room() 
     rig.start().await;
     let owner = rig.human(&ada).await;
     let guest = rig.human(&gus).await;
-    let bot = uid(&rig.bot_id);
+    let bot = rig.bot_user();
 
     // Unencrypted: a refusal that says why.
     let plain = owner.ensure_dm(&bot, false, T).await.unwrap();
@@ -145,21 +145,7 @@ async fn an_unencrypted_room_gets_a_refusal_and_the_owner_leaving_ends_a_room() 
         .leave()
         .await
         .unwrap();
-    let pool = rig.db.pool.clone();
-    let room_id = room.to_string();
-    eventually("the room is marked left", T, || {
-        let (pool, room_id) = (pool.clone(), room_id.clone());
-        async move {
-            sqlx::query_scalar::<_, bool>(
-                "SELECT left_at IS NOT NULL FROM rooms WHERE room_id = $1",
-            )
-            .bind(&room_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-        }
-    })
-    .await;
+    rig.wait_room_left(&room, "the room is marked left").await;
     eventually("the bot leaves the room", T, || {
         let r = guest.client().get_room(&room).unwrap();
         async move { joined(&r).await == 1 }
@@ -172,8 +158,7 @@ async fn a_message_redacted_in_the_client_is_scrubbed() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
-    let owner = rig.human(&ada).await;
-    let room = owner.ensure_dm(&uid(&rig.bot_id), true, T).await.unwrap();
+    let (owner, room) = rig.dm(&ada).await;
     rig.llm.push(Reply::text("Noted.", -0.1));
     let q = owner.send(&room, "My bank PIN is 4711.").await.unwrap();
     owner.wait_for_reply(&room, &q, T).await.unwrap();
