@@ -16,6 +16,25 @@ pub fn decision(key: &str) -> Option<bool> {
     }
 }
 
+/// The columns [`from_row`] reads, in its order.
+macro_rules! approval_columns {
+    () => {
+        "id, user_id, room_id, event_id, kind, payload, status = 'approved'"
+    };
+}
+
+fn from_row(r: &sqlx::postgres::PgRow) -> Approval {
+    Approval {
+        id: r.get(0),
+        user_id: r.get(1),
+        room_id: r.get(2),
+        event_id: r.get(3),
+        kind: r.get(4),
+        payload: r.get(5),
+        approved: r.get(6),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Approval {
     pub id: i64,
@@ -70,25 +89,18 @@ pub async fn decide(
     .bind(APPROVAL_HOURS)
     .execute(pool)
     .await?;
-    let row = sqlx::query(
+    let row = sqlx::query(concat!(
         "UPDATE approvals SET status = $3, decided_at = now()
          WHERE event_id = $1 AND user_id = $2 AND status = 'pending'
-         RETURNING id, user_id, room_id, event_id, kind, payload",
-    )
+         RETURNING ",
+        approval_columns!()
+    ))
     .bind(event_id)
     .bind(user_id)
     .bind(if approve { "approved" } else { "rejected" })
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| Approval {
-        id: r.get(0),
-        user_id: r.get(1),
-        room_id: r.get(2),
-        event_id: r.get(3),
-        kind: r.get(4),
-        payload: r.get(5),
-        approved: approve,
-    }))
+    Ok(row.as_ref().map(from_row))
 }
 
 /// What approval `id` decided has run (and the owner was told).
@@ -104,23 +116,16 @@ pub async fn mark_applied(pool: &PgPool, id: i64) -> sqlx::Result<()> {
 
 /// Decisions whose effect has not run yet (the bot stopped in between), oldest first.
 pub async fn unapplied(pool: &PgPool) -> sqlx::Result<Vec<Approval>> {
-    Ok(sqlx::query(
-        "SELECT id, user_id, room_id, event_id, kind, payload, status = 'approved'
-         FROM approvals WHERE status IN ('approved', 'rejected') AND applied_at IS NULL
-         ORDER BY decided_at, id",
-    )
+    Ok(sqlx::query(concat!(
+        "SELECT ",
+        approval_columns!(),
+        " FROM approvals WHERE status IN ('approved', 'rejected') AND applied_at IS NULL
+             ORDER BY decided_at, id"
+    ))
     .fetch_all(pool)
     .await?
-    .into_iter()
-    .map(|r| Approval {
-        id: r.get(0),
-        user_id: r.get(1),
-        room_id: r.get(2),
-        event_id: r.get(3),
-        kind: r.get(4),
-        payload: r.get(5),
-        approved: r.get(6),
-    })
+    .iter()
+    .map(from_row)
     .collect())
 }
 
