@@ -42,10 +42,9 @@ pub async fn latest_digest(db: &PgPool, user_id: &str) -> sqlx::Result<Option<St
     .map(from_row))
 }
 
-/// Unsent digests of recent nights (the scheduler checks which are due in each user's zone),
-/// with the user's time zone name.
-pub async fn unsent(db: &PgPool, since: NaiveDate) -> sqlx::Result<Vec<(StoredDigest, String)>> {
-    let digests: Vec<StoredDigest> = sqlx::query(
+/// Unsent digests of recent nights (the scheduler checks which are due in each user's zone).
+pub async fn unsent(db: &PgPool, since: NaiveDate) -> sqlx::Result<Vec<StoredDigest>> {
+    Ok(sqlx::query(
         "SELECT id, user_id, for_date, body, sent_at, event_id FROM digests
          WHERE sent_at IS NULL AND for_date >= $1 ORDER BY id",
     )
@@ -54,16 +53,7 @@ pub async fn unsent(db: &PgPool, since: NaiveDate) -> sqlx::Result<Vec<(StoredDi
     .await?
     .iter()
     .map(from_row)
-    .collect();
-    let mut out = Vec::with_capacity(digests.len());
-    for d in digests {
-        // A digest exists only for a known user, so the zone is there; UTC is the schema's default.
-        let zone = crate::store::users::timezone(db, &d.user_id)
-            .await?
-            .unwrap_or_else(|| "UTC".to_owned());
-        out.push((d, zone));
-    }
-    Ok(out)
+    .collect())
 }
 
 /// What happened to a digest handed to [`deliver`].

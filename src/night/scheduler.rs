@@ -30,6 +30,7 @@ use super::schedule::{self, RunState};
 use crate::chat::{AllowList, Outbox};
 use crate::config::ScheduleConfig;
 use crate::llm::LlmClient;
+use crate::store::users::ScheduledUser;
 
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,14 +91,24 @@ impl Scheduler {
         let now = self.clock.now();
         let default_tz = self.schedule.timezone();
         let mut tick = Tick::default();
+        // The users served now (allow-listed, with a room), each in their time zone.
+        let users: Vec<(ScheduledUser, Tz)> = crate::store::users::with_rooms(&self.db)
+            .await?
+            .into_iter()
+            .filter(|u| self.serves.allows(&u.user_id))
+            .map(|u| {
+                let tz = schedule::parse_tz(&u.timezone, default_tz);
+                (u, tz)
+            })
+            .collect();
 
         if let Some(outbox) = &self.outbox {
             let since = now.date_naive() - chrono::Duration::days(2);
-            for (d, tz) in deliver::unsent(&self.db, since).await? {
-                if !self.serves.allows(&d.user_id) {
+            for d in deliver::unsent(&self.db, since).await? {
+                // Digests of users no longer served (or without a room) wait.
+                let Some(&(_, tz)) = users.iter().find(|(u, _)| u.user_id == d.user_id) else {
                     continue;
-                }
-                let tz = schedule::parse_tz(&tz, default_tz);
+                };
                 if !schedule::digest_due(d.for_date, now, self.schedule.digest(), tz) {
                     continue;
                 }
@@ -113,7 +124,7 @@ impl Scheduler {
             }
         }
 
-        for (user_id, night_date) in self.due_nights(now, default_tz).await? {
+        for (user_id, night_date) in self.due_nights(now, &users).await? {
             if !self.running.lock().unwrap().insert(user_id.clone()) {
                 continue;
             }
@@ -142,13 +153,11 @@ impl Scheduler {
     async fn due_nights(
         &self,
         now: DateTime<Utc>,
-        default_tz: Tz,
+        users: &[(ScheduledUser, Tz)],
     ) -> anyhow::Result<Vec<(String, NaiveDate)>> {
-        let users = crate::store::users::with_rooms(&self.db).await?;
         let mut due = Vec::new();
-        for u in users.into_iter().filter(|u| self.serves.allows(&u.user_id)) {
-            let (user_id, created_at) = (u.user_id, u.created_at);
-            let tz = schedule::parse_tz(&u.timezone, default_tz);
+        for (u, tz) in users {
+            let (user_id, created_at, tz) = (u.user_id.clone(), u.created_at, *tz);
             let (date, at) = schedule::last_occurrence(now, self.schedule.night(), tz);
             if at < created_at {
                 // That night came before we knew the user; theirs is the next one.
