@@ -479,15 +479,17 @@ impl Handlers {
             .await
             .is_ok_and(|m| m.len() <= 1);
         if owner_left || alone {
-            tracing::info!(room_id = %room.room_id(), owner_left, "the owner left; leaving too");
+            tracing::info!(room_id = %room.room_id(), owner_left, "nobody to talk to here any more; leaving");
             if let Err(e) = room.leave().await {
                 tracing::warn!(error = %e, "could not leave the room");
             }
-            if let Err(e) = self
-                .workers
-                .assistant
-                .room_left(room.room_id().as_str())
-                .await
+            // `member_left` has already marked the room left when its owner went.
+            if !owner_left
+                && let Err(e) = self
+                    .workers
+                    .assistant
+                    .room_left(room.room_id().as_str())
+                    .await
             {
                 tracing::warn!(error = %e, "could not record leaving the room");
             }

@@ -305,30 +305,23 @@ async fn erase(
     .fetch_all(&mut **tx)
     .await?;
     unlink(tx, user_id, Some(&doomed)).await?;
-    // The messages the facts came from go too, or the night would learn them again.
-    let sources: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT unnest(source_event_ids) FROM facts WHERE user_id = $1 AND id = ANY($2)",
+    // Deleted in one statement that returns what must go with them: the messages they were
+    // learned from (or the night would learn them again) and their text (the bot's notices
+    // that quote it).
+    let gone: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "DELETE FROM facts WHERE user_id = $1 AND id = ANY($2) RETURNING text, source_event_ids",
     )
     .bind(user_id)
     .bind(&doomed)
     .fetch_all(&mut **tx)
     .await?;
+    let (texts, sources): (Vec<String>, Vec<Vec<String>>) = gone.into_iter().unzip();
+    let sources: Vec<String> = sources.concat();
     crate::store::messages::forget(tx, user_id, Some(&sources)).await?;
-    let texts: Vec<String> =
-        sqlx::query_scalar("SELECT text FROM facts WHERE user_id = $1 AND id = ANY($2)")
-            .bind(user_id)
-            .bind(&doomed)
-            .fetch_all(&mut **tx)
-            .await?;
     crate::store::messages::forget_quotes(tx, user_id, &texts).await?;
-    let deleted = sqlx::query("DELETE FROM facts WHERE user_id = $1 AND id = ANY($2)")
-        .bind(user_id)
-        .bind(&doomed)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let deleted = texts.len();
     refresh_clusters(tx, user_id, &clusters).await?;
-    Ok(deleted as usize)
+    Ok(deleted)
 }
 
 /// `!forget everything`: erases all of the user's facts, clusters and profile, and scrubs
