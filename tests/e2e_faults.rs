@@ -1,5 +1,5 @@
-//! The homeserver restarts and the database goes away for a while, with the bot in the middle
-//! of a conversation. These restart shared stack services, so they live in their own test
+//! The homeserver restarts and the database goes away for a while (longer than the bot's
+//! patience, too), with the bot in the middle of a conversation. These restart shared stack services, so they live in their own test
 //! binary (cargo runs test binaries one after another) and run as one sequence.
 
 mod common;
@@ -7,10 +7,13 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::bot::{BotRig, new_user};
+use common::bot::{BotRig, eventually, new_user};
 use common::stub_llm::Reply;
 
 const T: Duration = Duration::from_secs(90);
+
+/// The tests here stop and start shared services: one at a time.
+static STACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn stack(args: &[&str]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack");
@@ -23,6 +26,7 @@ fn stack(args: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn homeserver_restart_and_database_outage_lose_nothing_and_repeat_nothing() {
+    let _one_at_a_time = STACK.lock().await;
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
@@ -70,6 +74,74 @@ async fn homeserver_restart_and_database_outage_lose_nothing_and_repeat_nothing(
         .unwrap();
     assert_eq!(stored, 3, "no message lost");
     rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_arriving_while_the_database_is_down_longer_than_the_patience_are_kept_on_disk() {
+    let _one_at_a_time = STACK.lock().await;
+    let ada = new_user("ada").await;
+    let rig = BotRig::new(vec![ada.clone()]).await;
+    let bot = rig.spawn_process();
+    let (human, room) = rig.dm(&ada).await;
+    rig.llm.set_default_chat(Reply::text("Got it.", -0.1));
+
+    // PostgreSQL is down for longer than the bot's patience (20 s): the message goes to the
+    // spool on disk, and the bot is killed before the database comes back. The restarted bot
+    // replays the spool.
+    stack(&["down", "postgres"]);
+    let postgres_back = PostgresBack;
+    let q = human
+        .send(&room, "Remember that my locker code is 2231.")
+        .await
+        .unwrap();
+    let spool = rig.config().matrix.store_path.join("spool");
+    let spooled = || {
+        std::fs::read_dir(&spool).is_ok_and(|d| {
+            d.filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !spooled() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the message was not kept on disk:\n{}",
+            bot.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bot.kill9().await;
+    drop(postgres_back);
+
+    let bot = rig.spawn_process();
+    let reply = human
+        .wait_for_reply(&room, &q, T)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bot.log_text()));
+    assert_eq!(reply.body, "Got it.");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM messages WHERE role = 'user' AND body LIKE '%locker code%'",
+    )
+    .fetch_one(&rig.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 1);
+    eventually(
+        "the spool is empty again",
+        Duration::from_secs(30),
+        || async { !spooled() },
+    )
+    .await;
+    bot.kill9().await;
+}
+
+/// Starts PostgreSQL again when dropped, a failed assertion included: the next test needs it.
+struct PostgresBack;
+
+impl Drop for PostgresBack {
+    fn drop(&mut self) {
+        stack(&["up", "postgres"]);
+    }
 }
 
 /// Right after a restart the homeserver may refuse a request or two.

@@ -19,7 +19,9 @@ use crate::config::Config;
 use crate::llm::LlmClient;
 use crate::store;
 
-#[derive(Debug, Clone)]
+/// An event from the chat layer. Serializable, so the chat layer can keep it on disk while
+/// the database is away.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Incoming {
     Message(IncomingMessage),
     Reaction {
@@ -46,11 +48,33 @@ pub enum Incoming {
     },
 }
 
+impl Incoming {
+    pub fn room_id(&self) -> &str {
+        match self {
+            Incoming::Message(m) => &m.room_id,
+            Incoming::Reaction { room_id, .. }
+            | Incoming::Redaction { room_id, .. }
+            | Incoming::Edit { room_id, .. } => room_id,
+        }
+    }
+}
+
+/// Whether `e` means the database is unreachable (an outage outlasted the patience), as
+/// opposed to a refusal that retrying cannot fix.
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<sqlx::Error>()
+            .is_some_and(crate::db::is_transient)
+    })
+}
+
 /// Work that takes a while, done in order per room.
 #[derive(Debug, Clone)]
 pub enum Job {
     Answer(i64),
+    /// Command `id` (its stored message), run once to its end even across a crash.
     Command {
+        id: i64,
         command: commands::Command,
         message: IncomingMessage,
     },
@@ -70,7 +94,8 @@ pub enum Job {
 pub struct Timing {
     /// Minimum time between two edits of a streaming reply.
     pub edit_interval: Duration,
-    /// How long to wait for the database before giving up on storing an event.
+    /// How long to wait for the database before giving up on a step (an incoming event then
+    /// goes to the chat layer's spool; an answer waits in the retry queue).
     pub db_patience: Duration,
     /// How often queued messages are retried while the model server is away.
     pub retry_interval: Duration,
@@ -80,11 +105,19 @@ impl Default for Timing {
     fn default() -> Self {
         Self {
             edit_interval: Duration::from_millis(800),
-            db_patience: Duration::from_secs(120),
+            db_patience: Duration::from_secs(20),
             retry_interval: Duration::from_secs(10),
         }
     }
 }
+
+/// A claim older than this is stale (its task died, or could not note how it ended while the
+/// database was away): no answer takes so long, and no command (a night included).
+const STALE_ANSWER: Duration = Duration::from_secs(15 * 60);
+const STALE_COMMAND: Duration = Duration::from_secs(3 * 3600);
+
+/// Runs of a command before it is given up (a crash during each).
+const MAX_COMMAND_ATTEMPTS: i32 = 3;
 
 const TAGS_OFFER: &str = "Sorry that missed. If you like, tell me what was wrong by tapping a \
      reaction under my answer: 🤥 made things up · 📜 too long · 🎯 off-topic · ❌ wrong. Or \
@@ -273,7 +306,11 @@ impl Assistant {
     pub async fn process(&self, job: Job) -> anyhow::Result<()> {
         match job {
             Job::Answer(id) => self.answer(id).await.map(|_| ()),
-            Job::Command { command, message } => command.run(self, &message).await,
+            Job::Command {
+                id,
+                command,
+                message,
+            } => self.run_command(id, command, &message).await,
             Job::Decided(approval) => self.decide(approval).await,
             Job::OfferTags {
                 room_id,
@@ -368,6 +405,7 @@ impl Assistant {
         };
         Ok(Some(match command {
             Some(command) => Job::Command {
+                id,
                 command,
                 message: m,
             },
@@ -496,6 +534,11 @@ impl Assistant {
                 complete: true,
                 thread_root: thread_root.clone(),
                 reply_to: if i == 0 { reply_to.clone() } else { None },
+                // What the bot says in answer to an event is said once, even when a crash
+                // makes it run the same step again.
+                once: reply_to
+                    .as_ref()
+                    .map(|to| format!("say to {to} part {i}: {part}")),
             };
             let event_id = self.outbox.send(room_id, &msg).await?;
             self.with_db_retry("log the bot's message", || {
@@ -514,12 +557,21 @@ impl Assistant {
         first.ok_or_else(|| anyhow::anyhow!("nothing to say"))
     }
 
-    /// Answers every message still waiting (after an outage or a restart). Returns how many
-    /// were answered.
+    /// Answers every message still waiting (after an outage or a restart) and runs every
+    /// command a crash caught. Returns how many were answered or run.
     pub async fn retry_pending(&self) -> anyhow::Result<usize> {
+        // A claim this old belongs to a task that died without a restart.
+        store::messages::release_claims_older_than(&self.db, STALE_ANSWER, false).await?;
+        store::messages::release_claims_older_than(&self.db, STALE_COMMAND, true).await?;
         let pending = store::messages::pending(&self.db, 50).await?;
         let mut answered = 0;
         for p in pending {
+            if p.is_command {
+                if self.rerun_command(p).await? {
+                    answered += 1;
+                }
+                continue;
+            }
             match self.answer(p.id).await? {
                 turn::Answered::Yes => answered += 1,
                 // The rest would fail the same way.
@@ -531,6 +583,67 @@ impl Assistant {
         Ok(answered)
     }
 
+    /// Runs command `id` once to its end: claimed first (so a crash leaves it to
+    /// [`Self::retry_pending`], and two workers never both run it), marked done after.
+    async fn run_command(
+        &self,
+        id: i64,
+        command: commands::Command,
+        m: &IncomingMessage,
+    ) -> anyhow::Result<()> {
+        let claimed = self
+            .with_db_retry("claim the command", || store::messages::claim(&self.db, id))
+            .await?;
+        if !claimed {
+            return Ok(());
+        }
+        match command.run(self, m).await {
+            Ok(()) => {
+                self.with_db_retry("mark the command done", || {
+                    store::messages::mark_done(&self.db, id)
+                })
+                .await
+            }
+            Err(e) => {
+                let _ = store::messages::mark_failed(&self.db, id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// A command a crash (or a failed answer) left unfinished: run again, or given up after
+    /// [`MAX_COMMAND_ATTEMPTS`] tries. Returns whether it ran.
+    async fn rerun_command(&self, p: store::messages::Pending) -> anyhow::Result<bool> {
+        let command = commands::parse(&p.body);
+        let claimed_to_drop = p.attempts >= MAX_COMMAND_ATTEMPTS || command.is_none();
+        if claimed_to_drop {
+            if store::messages::claim(&self.db, p.id).await? {
+                store::messages::abandon(&self.db, p.id).await?;
+                tracing::warn!(
+                    id = p.id,
+                    attempts = p.attempts,
+                    "gave up on a command that keeps failing"
+                );
+            }
+            return Ok(false);
+        }
+        let m = IncomingMessage {
+            event_id: p.event_id,
+            room_id: p.room_id,
+            sender: p.user_id,
+            body: p.body,
+            thread_root: p.thread_root,
+            in_reply_to: p.in_reply_to,
+            sent_at: p.sent_at,
+            // Only a room's first message reads this, and this one is stored already.
+            encrypted: true,
+        };
+        tracing::info!(id = p.id, "running a command the last stop cut off");
+        self.run_command(p.id, command.expect("checked above"), &m)
+            .await?;
+        Ok(true)
+    }
+
     /// Runs a database operation, retrying while the database is unreachable, so a brief
     /// outage delays an event instead of losing it.
     pub(crate) async fn with_db_retry<T, F, Fut>(&self, what: &str, op: F) -> anyhow::Result<T>
@@ -539,8 +652,11 @@ impl Assistant {
         Fut: std::future::Future<Output = sqlx::Result<T>>,
     {
         use backon::Retryable;
+        // The backoff counts only its own waits; a try against an unreachable database can
+        // itself last the pool's acquire timeout, so the patience is also a deadline.
+        let deadline = std::time::Instant::now() + self.timing.db_patience;
         op.retry(crate::db::patient_backoff(self.timing.db_patience))
-            .when(crate::db::is_transient)
+            .when(|e| crate::db::is_transient(e) && std::time::Instant::now() < deadline)
             .notify(|e, _| {
                 tracing::warn!(error = %e, "database unavailable while trying to {what}; retrying")
             })

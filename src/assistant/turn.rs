@@ -865,6 +865,13 @@ impl Assistant {
             } else {
                 None
             },
+            // Only a new message (not an edit) takes this; see `messages::start_new_reply`.
+            once: Some(format!(
+                "reply to {} round {} part {}",
+                p.event_id,
+                p.reply_round,
+                parts.done_ids.len()
+            )),
         };
         match &parts.current_id {
             None => {
@@ -875,7 +882,7 @@ impl Assistant {
                     .map_err(|e| TurnError::Other(e.into()))?;
                 if parts.done_ids.is_empty() {
                     self.with_db_retry("note the reply's first message", || {
-                        store::messages::set_started_reply(&self.db, p.id, Some(&id))
+                        store::messages::set_started_reply(&self.db, p.id, &id)
                     })
                     .await?;
                 }
@@ -911,7 +918,7 @@ impl Assistant {
         );
         let _ = self.show(p, parts, &text, true, reply_to).await;
         // The interrupted message stays as it is; the retry answers in a new one.
-        let _ = store::messages::set_started_reply(&self.db, p.id, None).await;
+        let _ = store::messages::start_new_reply(&self.db, p.id).await;
         let mut ids = std::mem::take(&mut parts.done_ids);
         ids.extend(parts.current_id.take());
         for id in ids {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 /// A message from a user, already decrypted and allow-listed by the chat layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IncomingMessage {
     pub event_id: String,
     pub room_id: String,
@@ -24,4 +24,9 @@ pub struct OutMessage {
     pub complete: bool,
     pub thread_root: Option<String>,
     pub reply_to: Option<String>,
+    /// Names this message for good (say "the first part of the reply to event X"): sending
+    /// again under the same name, after a crash cut the bot off between the homeserver taking
+    /// the message and the bot noting it, finds the first message instead of posting a second.
+    /// `None`: every send is a new message.
+    pub once: Option<String>,
 }

@@ -220,7 +220,19 @@ pub async fn run(
     // After a fresh login the first sync holds history the bot was never asked about.
     let live = Arc::new(AtomicBool::new(restored));
 
-    register_handlers(&client, &me, allow, workers.clone(), live.clone());
+    let spool_dir = cfg.store_path.join("spool");
+    let spool = super::spool::Spool::open(&spool_dir)
+        .with_context(|| format!("cannot open the event spool {}", spool_dir.display()))?;
+    let handlers = Handlers {
+        me: me.clone(),
+        allow,
+        workers: workers.clone(),
+        live: live.clone(),
+        refused: Arc::default(),
+        spool: Arc::new(spool),
+        spool_order: Arc::default(),
+    };
+    register_handlers(&client, &handlers);
 
     if let Err(e) = client
         .account()
@@ -246,8 +258,10 @@ pub async fn run(
         let assistant = assistant.clone();
         let shutdown = shutdown.clone();
         let interval = assistant.timing.retry_interval;
+        let handlers = handlers.clone();
         tracker.spawn(async move {
             loop {
+                handlers.replay_spool().await;
                 match assistant.retry_pending().await {
                     Ok(n) if n > 0 => tracing::info!(answered = n, "answered queued messages"),
                     Ok(_) => {}
@@ -370,22 +384,14 @@ struct Handlers {
     /// Rooms told why the bot pauses there, and what they were told about: said once per
     /// change, not at every message.
     refused: Arc<std::sync::Mutex<HashMap<OwnedRoomId, Privacy>>>,
+    /// Events the database could not take yet.
+    spool: Arc<super::spool::Spool>,
+    /// Held while an event goes to the core or the spool, and while the spool replays: an
+    /// event never overtakes one spooled before it.
+    spool_order: Arc<tokio::sync::Mutex<()>>,
 }
 
-fn register_handlers(
-    client: &Client,
-    me: &OwnedUserId,
-    allow: Arc<AllowList>,
-    workers: Arc<Workers>,
-    live: Arc<AtomicBool>,
-) {
-    let h = Handlers {
-        me: me.clone(),
-        allow,
-        workers,
-        live,
-        refused: Arc::default(),
-    };
+fn register_handlers(client: &Client, h: &Handlers) {
     let on = h.clone();
     client.add_event_handler(
         move |ev: StrippedRoomMemberEvent, room: Room, client: Client| {
@@ -410,8 +416,9 @@ fn register_handlers(
         let on = on.clone();
         async move { on.reaction(ev, room).await }
     });
+    let on = h.clone();
     client.add_event_handler(move |ev: OriginalSyncRoomRedactionEvent, room: Room| {
-        let on = h.clone();
+        let on = on.clone();
         async move { on.redaction(ev, room).await }
     });
 }
@@ -533,24 +540,10 @@ impl Handlers {
             other => return self.refuse(&room, other).await,
         }
         if let Some(edit) = to_edit(&ev, room.room_id().as_str()) {
-            if let Err(e) = self.workers.assistant.accept(edit).await {
-                tracing::error!(error = format!("{e:#}"), "could not store an edit");
-            }
-            return;
+            return self.deliver(edit).await;
         }
-        let Some(msg) = to_incoming_message(&ev, room.room_id().to_owned(), encrypted) else {
-            return;
-        };
-        let room_id = msg.room_id.clone();
-        match self.workers.assistant.accept(Incoming::Message(msg)).await {
-            Ok(Some(job)) => self.workers.submit(&room_id, job),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    "could not store an incoming message"
-                )
-            }
+        if let Some(msg) = to_incoming_message(&ev, room.room_id().to_owned(), encrypted) {
+            self.deliver(Incoming::Message(msg)).await;
         }
     }
 
@@ -566,11 +559,7 @@ impl Handlers {
             target_event_id: ev.content.relates_to.event_id.to_string(),
             key: ev.content.relates_to.key.clone(),
         };
-        match self.workers.assistant.accept(incoming).await {
-            Ok(Some(job)) => self.workers.submit(room.room_id().as_str(), job),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = format!("{e:#}"), "could not record a reaction"),
-        }
+        self.deliver(incoming).await;
     }
 
     /// Redactions take back what a reaction gave.
@@ -587,8 +576,75 @@ impl Handlers {
             sender: ev.sender.to_string(),
             redacts: redacts.to_string(),
         };
-        if let Err(e) = self.workers.assistant.accept(incoming).await {
-            tracing::error!(error = format!("{e:#}"), "could not apply a redaction");
+        self.deliver(incoming).await;
+    }
+
+    /// Hands an event to the core and its work to the room's worker; while the database is
+    /// away (or events wait in the spool before it), the event goes to the spool instead.
+    async fn deliver(&self, incoming: Incoming) {
+        let _order = self.spool_order.lock().await;
+        if self.spool.is_empty() {
+            match self.workers.assistant.accept(incoming.clone()).await {
+                Ok(job) => return self.submit(incoming.room_id(), job),
+                Err(e) if crate::assistant::is_unavailable(&e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "the database is away; keeping the event on disk until it is back"
+                    );
+                }
+                Err(e) => {
+                    return tracing::error!(error = format!("{e:#}"), "could not take an event");
+                }
+            }
+        }
+        if let Err(e) = self.spool.push(&incoming) {
+            tracing::error!(error = %e, "could not keep an event on disk either; it is lost");
+        }
+    }
+
+    fn submit(&self, room_id: &str, job: Option<Job>) {
+        if let Some(job) = job {
+            self.workers.submit(room_id, job);
+        }
+    }
+
+    /// Gives the core what the spool kept, oldest first, until the database is away again.
+    async fn replay_spool(&self) {
+        let _order = self.spool_order.lock().await;
+        let entries = match self.spool.entries() {
+            Ok(entries) => entries,
+            Err(e) => return tracing::error!(error = %e, "cannot read the event spool"),
+        };
+        let mut replayed = 0;
+        for spooled in entries {
+            let room_id = spooled.incoming.room_id().to_owned();
+            match self.workers.assistant.accept(spooled.incoming).await {
+                Ok(job) => {
+                    self.submit(&room_id, job);
+                    replayed += 1;
+                    if let Err(e) = self.spool.remove(&spooled.path) {
+                        tracing::error!(error = %e, "cannot remove a replayed event from the spool");
+                        break;
+                    }
+                }
+                Err(e) if crate::assistant::is_unavailable(&e) => break,
+                Err(e) => {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "the core refused a spooled event; set aside"
+                    );
+                    if let Err(e) = self.spool.set_aside(&spooled.path) {
+                        tracing::error!(error = %e, "cannot set a spooled event aside");
+                        break;
+                    }
+                }
+            }
+        }
+        if replayed > 0 {
+            tracing::info!(
+                replayed,
+                "events kept on disk during a database outage are in"
+            );
         }
     }
 }
@@ -724,12 +780,17 @@ impl MatrixOutbox {
         &self,
         room_id: &str,
         content: serde_json::Value,
+        once: Option<&str>,
     ) -> Result<String, OutboxError> {
         let room = self.private_room(room_id).await?;
         use backon::Retryable;
         // One transaction id for every try: a try that reached the homeserver but lost its
-        // answer is then recognised, not posted twice.
-        let txn = matrix_sdk::ruma::TransactionId::new();
+        // answer is then recognised, not posted twice. A named message keeps its id across
+        // restarts too (the homeserver remembers a device's transaction ids).
+        let txn = match once {
+            Some(name) => format::transaction_id(name),
+            None => matrix_sdk::ruma::TransactionId::new(),
+        };
         (|| async {
             room.send_raw("m.room.message", content.clone())
                 .with_transaction_id(&txn)
@@ -751,7 +812,7 @@ impl MatrixOutbox {
 #[async_trait]
 impl Outbox for MatrixOutbox {
     async fn send(&self, room_id: &str, msg: &OutMessage) -> Result<String, OutboxError> {
-        self.send_content(room_id, format::message_content(msg))
+        self.send_content(room_id, format::message_content(msg), msg.once.as_deref())
             .await
     }
 
@@ -761,7 +822,7 @@ impl Outbox for MatrixOutbox {
         event_id: &str,
         msg: &OutMessage,
     ) -> Result<(), OutboxError> {
-        self.send_content(room_id, format::edit_content(event_id, msg))
+        self.send_content(room_id, format::edit_content(event_id, msg), None)
             .await
             .map(|_| ())
     }

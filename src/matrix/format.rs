@@ -118,6 +118,14 @@ pub fn message_content(msg: &crate::chat::OutMessage) -> serde_json::Value {
 }
 
 /// The content of an edit (`m.replace`) of `original` to show `msg`.
+/// The transaction id of a named message ([`crate::chat::OutMessage::once`]): a digest of
+/// the name, so any name (event ids, text) makes a short id of safe characters, the same in
+/// every run.
+pub fn transaction_id(name: &str) -> matrix_sdk::ruma::OwnedTransactionId {
+    use sha1::Digest;
+    format!("3am-{}", hex::encode(sha1::Sha1::digest(name.as_bytes()))).into()
+}
+
 pub fn edit_content(original: &str, msg: &crate::chat::OutMessage) -> serde_json::Value {
     let new_content = base_content(msg);
     let mut content = new_content.clone();
@@ -155,6 +163,7 @@ mod content_tests {
             complete: false,
             thread_root: Some("$root".into()),
             reply_to: None,
+            once: None,
         };
         let c = message_content(&msg);
         assert_eq!(c["m.relates_to"]["rel_type"], "m.thread");
@@ -178,9 +187,22 @@ mod content_tests {
             complete: true,
             thread_root: None,
             reply_to: Some("$q".into()),
+            once: None,
         });
         assert_eq!(plain["m.relates_to"]["m.in_reply_to"]["event_id"], "$q");
         assert!(plain.get("formatted_body").is_none());
+    }
+
+    #[test]
+    fn a_named_message_has_one_transaction_id_of_safe_characters() {
+        let a = transaction_id("reply to $ev:x round 0 part 0");
+        assert_eq!(a, transaction_id("reply to $ev:x round 0 part 0"));
+        assert_ne!(a, transaction_id("reply to $ev:x round 1 part 0"));
+        assert!(
+            a.as_str()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        );
     }
 
     proptest::proptest! {

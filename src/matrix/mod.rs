@@ -1,5 +1,6 @@
 //! The bot's side of Matrix, the only part of the bot that knows it: login and sync (`bot`),
-//! the allow-list, how messages look (`format`), and account helpers. The user's side (a
+//! the allow-list, how messages look (`format`), events kept on disk while the database is away
+//! (`spool`), and account helpers. The user's side (a
 //! scripted user for tests, the terminal client) is in `crate::client`.
 
 pub mod bot;
@@ -7,3 +8,4 @@ pub mod format;
 pub mod privacy;
 pub mod probe;
 pub mod register;
+pub mod spool;

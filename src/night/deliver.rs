@@ -85,12 +85,13 @@ pub async fn deliver(
     }
     let mut first: Option<String> = None;
     let parts = crate::chat::split_reply(&d.body, crate::chat::MAX_PART_BYTES);
-    for part in parts {
+    for (i, part) in parts.into_iter().enumerate() {
         let msg = OutMessage {
             markdown: part.clone(),
             complete: true,
             thread_root: None,
             reply_to: None,
+            once: Some(format!("digest {} part {i}", d.id)),
         };
         match outbox.send(&room, &msg).await {
             Ok(event_id) => {

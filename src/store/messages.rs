@@ -48,17 +48,22 @@ pub struct Pending {
     pub body: String,
     pub thread_root: Option<String>,
     pub attempts: i32,
+    /// A command (run again, not answered, when a crash caught it).
+    pub is_command: bool,
+    pub in_reply_to: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    /// Which reply this is (see [`start_new_reply`]); part of the reply's transaction ids.
+    pub reply_round: i32,
     /// The first message of a reply an earlier attempt began and never finished (the bot
     /// stopped mid-answer): the retry edits it instead of posting a second reply.
     pub started_reply: Option<String>,
 }
 
 pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Result<Stored> {
-    let state = if m.is_command { "none" } else { "received" };
     let mut tx = pool.begin().await?;
     let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (user_id, room_id, event_id, role, body, thread_root, in_reply_to, sent_at, reply_state, in_conversation)
-         VALUES ($1, $2, $3, 'user', $4, $5, $6, $7, $8, $9)
+        "INSERT INTO messages (user_id, room_id, event_id, role, body, thread_root, in_reply_to, sent_at, reply_state, in_conversation, is_command)
+         VALUES ($1, $2, $3, 'user', $4, $5, $6, $7, 'received', $8, $9)
          ON CONFLICT (event_id) DO NOTHING RETURNING id",
     )
     .bind(m.user_id)
@@ -68,8 +73,8 @@ pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Resu
     .bind(m.thread_root)
     .bind(m.in_reply_to)
     .bind(m.sent_at)
-    .bind(state)
     .bind(!m.is_command)
+    .bind(m.is_command)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = inserted {
@@ -97,7 +102,7 @@ pub async fn store_user_message(pool: &PgPool, m: &NewMessage<'_>) -> sqlx::Resu
 /// Takes the message for answering; false if another task has it or it was answered already.
 pub async fn claim(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
     let claimed: Option<i64> = sqlx::query_scalar(
-        "UPDATE messages SET reply_state = 'answering', reply_attempts = reply_attempts + 1
+        "UPDATE messages SET reply_state = 'answering', reply_attempts = reply_attempts + 1, claimed_at = now()
          WHERE id = $1 AND reply_state IN ('received', 'failed') RETURNING id",
     )
     .bind(id)
@@ -116,14 +121,10 @@ pub async fn mark_failed(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// The reply to message `id` has begun as event `reply_event_id` (or, with `None`, no
-/// reply is under way any more). Written as soon as the first part is on screen, so a bot
-/// stopped mid-answer edits that message on its retry instead of posting a second reply.
-pub async fn set_started_reply(
-    pool: &PgPool,
-    id: i64,
-    reply_event_id: Option<&str>,
-) -> sqlx::Result<()> {
+/// The reply to message `id` has begun as event `reply_event_id`. Written as soon as the
+/// first part is on screen, so a bot stopped mid-answer edits that message on its retry
+/// instead of posting a second reply.
+pub async fn set_started_reply(pool: &PgPool, id: i64, reply_event_id: &str) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE messages SET reply_event_id = $2 WHERE id = $1 AND reply_state <> 'answered'",
     )
@@ -148,20 +149,73 @@ pub async fn abandon(pool: &PgPool, id: i64) -> sqlx::Result<()> {
 /// After a crash nothing is really being answered: hand those messages back for retry.
 pub async fn release_interrupted(pool: &PgPool) -> sqlx::Result<u64> {
     Ok(
-        sqlx::query("UPDATE messages SET reply_state = 'failed' WHERE reply_state = 'answering'")
-            .execute(pool)
-            .await?
-            .rows_affected(),
+        release_claims_older_than(pool, std::time::Duration::ZERO, false).await?
+            + release_claims_older_than(pool, std::time::Duration::ZERO, true).await?,
     )
+}
+
+/// Hands back the claims on answers (or on commands) older than `age`: the task that took
+/// them died without a restart, or could not note how it ended.
+pub async fn release_claims_older_than(
+    pool: &PgPool,
+    age: std::time::Duration,
+    commands: bool,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE messages SET reply_state = 'failed'
+         WHERE reply_state = 'answering' AND is_command = $2
+           AND (claimed_at IS NULL OR claimed_at <= now() - make_interval(secs => $1))",
+    )
+    .bind(age.as_secs_f64())
+    .bind(commands)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// A command ran to its end (its answer is in the room).
+pub async fn mark_done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET reply_state = 'answered' WHERE id = $1 AND reply_state = 'answering'",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The interrupted reply stays as it is and the retry answers in a new message: a new
+/// round, so the new message gets transaction ids of its own.
+pub async fn start_new_reply(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET reply_event_id = NULL, reply_round = reply_round + 1
+         WHERE id = $1 AND reply_state <> 'answered'",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The columns [`pending_from_row`] reads, in its order.
+macro_rules! pending_columns {
+    () => {
+        "id, user_id, room_id, event_id, body, thread_root, reply_attempts, reply_event_id, \
+         is_command, in_reply_to, sent_at, reply_round"
+    };
 }
 
 /// Messages that still need an answer, oldest first, except in rooms the bot has left.
 pub async fn pending(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Pending>> {
     let rows = sqlx::query(
-        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts, reply_event_id FROM messages m
-         WHERE role = 'user' AND reply_state IN ('received', 'failed')
-           AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = m.room_id AND r.left_at IS NOT NULL)
-         ORDER BY sent_at, id LIMIT $1",
+        concat!(
+            "SELECT ",
+            pending_columns!(),
+            " FROM messages m
+             WHERE role = 'user' AND reply_state IN ('received', 'failed')
+               AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = m.room_id AND r.left_at IS NOT NULL)
+             ORDER BY sent_at, id LIMIT $1"
+        ),
     )
     .bind(limit)
     .fetch_all(pool)
@@ -170,9 +224,11 @@ pub async fn pending(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Pending>> {
 }
 
 pub async fn get_pending(pool: &PgPool, id: i64) -> sqlx::Result<Option<Pending>> {
-    let row = sqlx::query(
-        "SELECT id, user_id, room_id, event_id, body, thread_root, reply_attempts, reply_event_id FROM messages WHERE id = $1",
-    )
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        pending_columns!(),
+        " FROM messages WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await?;
@@ -189,6 +245,10 @@ fn pending_from_row(r: &sqlx::postgres::PgRow) -> Pending {
         thread_root: r.get(5),
         attempts: r.get(6),
         started_reply: r.get(7),
+        is_command: r.get(8),
+        in_reply_to: r.get(9),
+        sent_at: r.get(10),
+        reply_round: r.get(11),
     }
 }
 

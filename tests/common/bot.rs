@@ -107,6 +107,43 @@ impl BotRig {
         self.handle = Some((token, join));
     }
 
+    /// The bot as a process of its own (`threeam run`, default timings), so a test can kill it
+    /// with SIGKILL as a crash or the OOM killer would. Its log goes to `bot-N.log` in the
+    /// rig's store directory.
+    pub fn spawn_process(&self) -> BotProcess {
+        let cfg = self.config();
+        let n = std::fs::read_dir(self.store.path()).map_or(0, |d| d.count());
+        let log = self.store.path().join(format!("bot-{n}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threeam"))
+            .arg("--config")
+            .arg(self.store.path().join("no-config-file.toml"))
+            .arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info,threeam=debug")
+            .env("THREEAM_MATRIX_HOMESERVER_URL", &cfg.matrix.homeserver_url)
+            .env("THREEAM_MATRIX_USER_ID", &cfg.matrix.user_id)
+            .env("THREEAM_MATRIX_PASSWORD", PASSWORD)
+            .env("THREEAM_MATRIX_STORE_PATH", &cfg.matrix.store_path)
+            .env(
+                "THREEAM_MATRIX_STORE_PASSPHRASE",
+                cfg.matrix.store_passphrase.as_deref().unwrap(),
+            )
+            .env("THREEAM_MATRIX_ALLOWED_USERS", self.allowed.join(","))
+            .env("THREEAM_DATABASE_URL", &cfg.database.url)
+            .env("THREEAM_LLM_CHAT_URL", &cfg.llm.chat_url)
+            .env("THREEAM_LLM_EMBEDDING_URL", &cfg.llm.embedding_url)
+            .env("THREEAM_LLM_REQUEST_TIMEOUT_SECS", "10")
+            .env("THREEAM_LLM_MAX_RETRIES", "1")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start threeam run");
+        BotProcess { child, log }
+    }
+
     /// Graceful stop, as on SIGTERM.
     pub async fn stop(&mut self) {
         let (token, join) = self.handle.take().expect("bot running");
@@ -163,6 +200,25 @@ impl BotRig {
             }
         })
         .await;
+    }
+}
+
+/// A bot process started by [`BotRig::spawn_process`]; dropping it kills it.
+pub struct BotProcess {
+    child: tokio::process::Child,
+    pub log: PathBuf,
+}
+
+impl BotProcess {
+    /// SIGKILL: no shutdown code runs, as in a crash.
+    pub async fn kill9(mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+
+    /// The process's log so far (for assertion messages).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 

@@ -183,3 +183,66 @@ async fn users_never_see_each_others_conversation() {
         .unwrap();
     assert_eq!(out, feedback::ReactionOutcome::Recorded);
 }
+
+/// A command waits like a message until it ran; a crash's claim is handed back, and a stale
+/// claim too without a restart, answers and commands each by their own age.
+#[tokio::test]
+async fn commands_wait_until_they_ran_and_stale_claims_come_back() {
+    let db = TestDb::migrated().await;
+    setup(&db, "@a:x", "!r:x").await;
+    let mut command = msg("@a:x", "!r:x", "$c1", "!night");
+    command.is_command = true;
+    let messages::Stored::New(cid) = messages::store_user_message(&db.pool, &command)
+        .await
+        .unwrap()
+    else {
+        panic!("new")
+    };
+    let messages::Stored::New(mid) =
+        messages::store_user_message(&db.pool, &msg("@a:x", "!r:x", "$m1", "hello"))
+            .await
+            .unwrap()
+    else {
+        panic!("new")
+    };
+    let pending = messages::pending(&db.pool, 10).await.unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .map(|p| (p.id, p.is_command))
+            .collect::<Vec<_>>(),
+        [(cid, true), (mid, false)]
+    );
+    assert!(messages::claim(&db.pool, cid).await.unwrap());
+    assert!(messages::claim(&db.pool, mid).await.unwrap());
+    // Claims an hour old are not stale for commands (a night runs long) but are for answers.
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(
+        messages::release_claims_older_than(&db.pool, hour, true)
+            .await
+            .unwrap(),
+        0
+    );
+    sqlx::query("UPDATE messages SET claimed_at = now() - interval '2 hours'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        messages::release_claims_older_than(&db.pool, hour, false)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(messages::pending(&db.pool, 10).await.unwrap().len(), 1);
+    // The crash's release at start-up hands back the command as well.
+    assert_eq!(messages::release_interrupted(&db.pool).await.unwrap(), 1);
+    assert!(messages::claim(&db.pool, cid).await.unwrap());
+    messages::mark_done(&db.pool, cid).await.unwrap();
+    let left: Vec<i64> = messages::pending(&db.pool, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(left, [mid], "the command ran; only the message waits");
+}
