@@ -4,6 +4,7 @@
 pub mod commands;
 pub(crate) mod gate_step;
 pub mod guard;
+pub mod looping;
 pub mod prompt;
 pub mod turn;
 

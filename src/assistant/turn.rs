@@ -679,7 +679,30 @@ impl Assistant {
                 })) => {
                     logprobs.extend(lp);
                     text.push_str(&t);
-                    false
+                    // A sentence just ended: if it says again what the reply already said, the
+                    // reply has gone round in a loop and ends before it (the stream is dropped,
+                    // which stops the generation).
+                    let cut = t
+                        .contains(['.', '!', '?', '\n'])
+                        .then(|| super::looping::loop_start(&text))
+                        .flatten();
+                    match cut {
+                        Some(cut) => {
+                            tracing::info!(event_id = %p.event_id, "the reply went round in a loop; it ends before the repeat");
+                            text.truncate(cut);
+                            if upto > cut {
+                                // Already on screen (in the part being written): taken back
+                                // in the final edit.
+                                let excess = upto - cut;
+                                let keep = shown.current.len().saturating_sub(excess);
+                                shown.current.truncate(keep);
+                                upto = cut;
+                            }
+                            finish = Some("stop".to_owned());
+                            true
+                        }
+                        None => false,
+                    }
                 }
                 Some(Ok(StreamEvent::Done { finish_reason, .. })) => {
                     finish = finish_reason;

@@ -196,3 +196,29 @@ async fn after_every_generation_echoes_the_user_gets_an_honest_fallback_and_the_
         "no echo in the history: {all}"
     );
 }
+
+/// A reply that goes round in a loop (the same paragraph again and again, as the 0.5B model
+/// did with "how does bread rise") ends before its first repeat: the user reads the
+/// paragraph once, and the conversation keeps it once.
+#[tokio::test]
+async fn a_reply_that_loops_ends_before_its_first_repeat() {
+    let stub = StubLlm::start().await;
+    let para = "Bread rises because yeast eats the sugar in the dough and breathes out gas. \
+                The gluten holds the gas in small bubbles, so the dough grows.";
+    stub.push(Reply::text(&[para; 6].join("\n\n"), -0.05));
+    let r = rig(&stub).await;
+    r.assistant
+        .handle(message("$loop", "How does bread rise?"))
+        .await
+        .unwrap();
+    let last = r.out.messages().last().unwrap().1.markdown.clone();
+    assert_eq!(last, para);
+    let stored: String = sqlx::query_scalar(
+        "SELECT body FROM messages WHERE role = 'assistant' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&r.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, para);
+    assert_eq!(stub.chat_requests().len(), 1, "cut, not generated again");
+}
