@@ -135,6 +135,62 @@ async fn events_arriving_while_the_database_is_down_longer_than_the_patience_are
     bot.kill9().await;
 }
 
+/// PostgreSQL restarts while `!night` waits on the model: the stage that hit the dead
+/// connection fails, the run resumes at that stage once the database is back, and the user
+/// who asked gets the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_restart_mid_night_resumes_the_night_and_reports() {
+    let _one_at_a_time = STACK.lock().await;
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let (human, room) = rig.dm(&ada).await;
+    rig.llm.set_default_chat(Reply::text("Noted.", -0.1));
+    let q = human
+        .send(&room, "I grow tomatoes on my balcony in Porto.")
+        .await
+        .unwrap();
+    human.wait_for_reply(&room, &q, T).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = rig.llm.structured_requests().len();
+
+    rig.llm
+        .push_structured(Reply::Delay(Duration::from_secs(6)));
+    let n = human.send(&room, "!night").await.unwrap();
+    let pool = rig.db.pool.clone();
+    eventually("the night waits on the model", T, || {
+        let pool = pool.clone();
+        let llm = &rig.llm;
+        async move {
+            let running: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM night_runs WHERE status = 'running'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or(0);
+            running == 1 && llm.structured_requests().len() > before
+        }
+    })
+    .await;
+    stack(&["restart", "postgres"]);
+
+    let replies = human
+        .wait_for_replies(&room, &n, 2, Duration::from_secs(240))
+        .await
+        .unwrap();
+    assert!(replies[0].body.starts_with("Starting my night cycle"));
+    assert!(
+        replies[1].body.starts_with("Night of"),
+        "the report, not a failure: {}",
+        replies[1].body
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM night_runs")
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "done");
+    rig.stop().await;
+}
+
 /// Starts PostgreSQL again when dropped, a failed assertion included: the next test needs it.
 struct PostgresBack;
 

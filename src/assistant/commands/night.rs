@@ -6,6 +6,9 @@ use crate::assistant::Assistant;
 use crate::chat::IncomingMessage;
 use crate::night::{self, RunOutcome};
 
+/// Runs of the night a database outage may cut before `!night` reports the failure.
+const DB_TRIES: u32 = 5;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Night;
 
@@ -27,14 +30,31 @@ impl Night {
             "Starting my night cycle now; this can take a few minutes…",
         )
         .await?;
-        let outcome = night::run_now(
-            &a.db,
-            &a.llm,
-            &a.cfg.schedule,
-            &m.sender,
-            chrono::Utc::now(),
-        )
-        .await;
+        // A database restart mid-night fails the stage it hit; the run resumes at that
+        // stage, so the user who asked still gets the report once the database is back.
+        let mut outcome;
+        let mut tries = 0;
+        loop {
+            outcome = night::run_now(
+                &a.db,
+                &a.llm,
+                &a.cfg.schedule,
+                &m.sender,
+                chrono::Utc::now(),
+            )
+            .await;
+            tries += 1;
+            match &outcome {
+                Err(e) if tries < DB_TRIES && crate::assistant::is_unavailable(e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "the database went away during the night; resuming it"
+                    );
+                    tokio::time::sleep(a.timing.db_patience / 4).await;
+                }
+                _ => break,
+            }
+        }
         let text = match outcome {
             Ok(RunOutcome::Done(report)) => {
                 let mut s = night::summary(&report);
