@@ -92,6 +92,15 @@ enum Bench {
         #[arg(long, default_value_t = 300)]
         turns: usize,
     },
+    /// Many people chatting with the bot at once, end to end on the configured homeserver
+    /// (the bot as its own process, the scripted model): turn time against an encrypted
+    /// person-to-person hop, memory, and checks that nothing is lost or mixed.
+    Load {
+        #[arg(long, default_value_t = 20)]
+        users: usize,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// The decision gate's cost with the configured model: rule share, draft time vs answer time.
     Gate {
         /// Passes over the built-in mix of 20 messages.
@@ -225,6 +234,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = Config::load(&cli.config)?;
             threeam::bench::turn::run(&cfg, turns).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Load { users, seconds },
+        } => {
+            let cfg = Config::load(&cli.config)?;
+            let ok = threeam::bench::load::run(&cfg, users, seconds).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Night { now, user } => {
             let cfg = Config::load(&cli.config)?;

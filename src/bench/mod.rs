@@ -3,6 +3,7 @@
 
 pub mod conversation;
 pub mod gate;
+pub mod load;
 pub mod locomo;
 pub mod night;
 pub mod recorder;
