@@ -242,11 +242,11 @@ pub async fn run(cfg: &Config, users: usize, seconds: u64) -> anyhow::Result<boo
     }
 
     // Nothing lost, nothing twice, nothing mixed, by the database and the model's prompts.
-    let stored: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT user_id, body, reply_state FROM messages WHERE role = 'user' AND body LIKE '[u%'",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let stored: Vec<(String, String, String)> = crate::store::messages::all_user_messages(&db.pool)
+        .await?
+        .into_iter()
+        .filter(|(_, body, _)| find_tag(body).is_some())
+        .collect();
     let sent: usize = runs.iter().map(|r| r.sent).sum();
     let answered: usize = runs.iter().map(|r| r.answered).sum();
     let crossed: usize = runs.iter().map(|r| r.crossed).sum();

@@ -579,26 +579,45 @@ impl Handlers {
         self.deliver(incoming).await;
     }
 
-    /// Hands an event to the core and its work to the room's worker; while the database is
-    /// away (or events wait in the spool before it), the event goes to the spool instead.
+    /// Hands an event to the core and its work to the room's worker. The event is on disk
+    /// first (a kill before the database took it loses nothing); while the database is away,
+    /// or events wait in the spool before it, it stays there for the replay.
     async fn deliver(&self, incoming: Incoming) {
         let _order = self.spool_order.lock().await;
-        if self.spool.is_empty() {
-            match self.workers.assistant.accept(incoming.clone()).await {
-                Ok(job) => return self.submit(incoming.room_id(), job),
-                Err(e) if crate::assistant::is_unavailable(&e) => {
-                    tracing::warn!(
-                        error = format!("{e:#}"),
-                        "the database is away; keeping the event on disk until it is back"
-                    );
+        let waiting = !self.spool.is_empty();
+        let kept = match self.spool.push(&incoming) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                tracing::error!(error = %e, "could not keep an event on disk");
+                None
+            }
+        };
+        if waiting && kept.is_some() {
+            return;
+        }
+        match self.workers.assistant.accept(incoming.clone()).await {
+            Ok(job) => {
+                if let Some(path) = kept
+                    && let Err(e) = self.spool.remove(&path)
+                {
+                    tracing::error!(error = %e, "cannot remove a taken event from the spool");
                 }
-                Err(e) => {
-                    return tracing::error!(error = format!("{e:#}"), "could not take an event");
+                self.submit(incoming.room_id(), job)
+            }
+            Err(e) if crate::assistant::is_unavailable(&e) && kept.is_some() => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "the database is away; the event waits on disk until it is back"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "could not take an event");
+                if let Some(path) = kept
+                    && let Err(e) = self.spool.set_aside(&path)
+                {
+                    tracing::error!(error = %e, "cannot set a refused event aside");
                 }
             }
-        }
-        if let Err(e) = self.spool.push(&incoming) {
-            tracing::error!(error = %e, "could not keep an event on disk either; it is lost");
         }
     }
 

@@ -68,8 +68,8 @@ impl Spool {
         Self::sequence_numbers(&self.dir).map_or(true, |s| s.is_empty())
     }
 
-    /// Writes `incoming` to disk; when this returns `Ok`, it survives a crash.
-    pub fn push(&self, incoming: &Incoming) -> std::io::Result<()> {
+    /// Writes `incoming` to disk; when this returns `Ok`, it survives a crash. Returns where.
+    pub fn push(&self, incoming: &Incoming) -> std::io::Result<PathBuf> {
         let bytes = serde_json::to_vec(incoming).map_err(std::io::Error::other)?;
         let mut next = self.next.lock().unwrap();
         let path = self.dir.join(format!("{:020}.{SUFFIX}", *next));
@@ -87,7 +87,7 @@ impl Spool {
         std::fs::rename(&tmp, &path)?;
         std::fs::File::open(&self.dir)?.sync_all()?;
         *next += 1;
-        Ok(())
+        Ok(path)
     }
 
     /// Everything spooled, oldest first. A file that does not read back (cut by a full disk)

@@ -551,6 +551,16 @@ fn storable(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Every user message, oldest first, as (sender, text, reply state): what a load benchmark
+/// checks against what was sent (nothing lost, nothing filed under someone else).
+pub async fn all_user_messages(pool: &PgPool) -> sqlx::Result<Vec<(String, String, String)>> {
+    sqlx::query_as(
+        "SELECT user_id, body, reply_state FROM messages WHERE role = 'user' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -215,8 +215,15 @@ async fn a_broken_stream_is_marked_interrupted_and_answered_later() {
 #[tokio::test]
 async fn a_very_long_reply_is_split_into_complete_parts() {
     let stub = StubLlm::start().await;
-    let para = "This sentence is part of a very long answer that keeps going. ".repeat(40);
-    let long = format!("{para}\n\n{para}\n\n{para}\n\n{para}\n\n{para}\n\n{para}");
+    // Every sentence different: a reply that repeats itself is cut at its first repeat.
+    let para = |p: usize| {
+        (0..40)
+            .map(|i| {
+                format!("This sentence {p}-{i} is part of a very long answer that keeps going. ")
+            })
+            .collect::<String>()
+    };
+    let long = (0..6).map(para).collect::<Vec<_>>().join("\n\n");
     stub.push(Reply::text(&long, -0.1));
     let r = rig(&stub.url()).await;
     r.assistant
