@@ -164,7 +164,7 @@ impl Scheduler {
                 continue;
             }
             let row = sqlx::query(
-                "SELECT status, attempts, finished_at FROM night_runs WHERE user_id = $1 AND night_date = $2",
+                "SELECT status, attempts, finished_at, trigger FROM night_runs WHERE user_id = $1 AND night_date = $2",
             )
             .bind(&user_id)
             .bind(date)
@@ -174,6 +174,9 @@ impl Scheduler {
                 None => RunState::Missing,
                 Some(r) => match r.get::<&str, _>("status") {
                     "done" => RunState::Done,
+                    // A `!night` a stop cut off is resumed by the command's own rerun, which
+                    // reports to the user who asked; resuming it here would race that rerun.
+                    "running" if r.get::<&str, _>("trigger") == "manual" => continue,
                     "running" => RunState::Running,
                     _ => RunState::Failed {
                         attempts: r.get("attempts"),

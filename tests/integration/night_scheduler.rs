@@ -223,3 +223,35 @@ async fn a_failed_night_is_retried_later_not_every_tick() {
             .unwrap();
     assert_eq!((status.as_str(), attempts), ("done", 2));
 }
+
+/// A `!night` cut off by a stop is left to the command's rerun (which reports to the user who
+/// asked); a scheduled night cut off the same way is resumed by the scheduler.
+#[tokio::test]
+async fn a_cut_off_manual_night_is_left_to_its_command_and_a_scheduled_one_resumed() {
+    let r = rig(utc(10, 9, 0)).await;
+    let (user, room, tz) = BERLIN;
+    add_user(&r.db.pool, user, room, tz, utc(8, 12, 0)).await;
+    add_day(&r.db.pool, user, room, "$", utc(9, 9, 0)).await;
+    sqlx::query(
+        "INSERT INTO night_runs (user_id, night_date, stage, status, trigger, attempts, started_at, stats)
+         VALUES ($1, '2025-01-10', 'start', 'running', 'manual', 1, $2, '{\"passes\": 1}')",
+    )
+    .bind(user)
+    .bind(utc(10, 8, 0))
+    .execute(&r.db.pool)
+    .await
+    .unwrap();
+    assert!(r.scheduler.tick().await.unwrap().nights_started.is_empty());
+    sqlx::query("UPDATE night_runs SET trigger = 'schedule'")
+        .execute(&r.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(r.scheduler.tick().await.unwrap().nights_started.len(), 1);
+    r.scheduler.settle().await;
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("SELECT status, attempts FROM night_runs")
+            .fetch_one(&r.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("done", 2));
+}
