@@ -786,4 +786,20 @@ mod tests {
             serde_json::to_value(wire_request(&ChatRequest::new(vec![]), "m", false)).unwrap();
         assert!(plain.get("logprobs").is_none() && plain.get("response_format").is_none());
     }
+
+    proptest::proptest! {
+        /// Whatever a server sends as a stream chunk, and whatever a model writes as its
+        /// constrained answer: an error or a value, never a panic.
+        #[test]
+        fn any_chunk_or_answer_is_read_without_a_panic(
+            text in "\\PC{0,200}",
+            json_ish in r#"(```(json)?)?[ {}\[\]":,0-9a-z.\\-]{0,120}(```)?"#,
+        ) {
+            let _ = parse_stream_chunk(&text);
+            let _ = parse_stream_chunk(&json_ish);
+            let _ = parse_json_output::<serde_json::Value>(&text);
+            let _ = parse_json_output::<serde_json::Value>(&json_ish);
+            let _ = parse_json_output::<Vec<String>>(&json_ish);
+        }
+    }
 }
