@@ -191,6 +191,48 @@ async fn a_database_restart_mid_night_resumes_the_night_and_reports() {
     rig.stop().await;
 }
 
+/// PostgreSQL restarts while a reply streams: the reply finishes in the same message, is
+/// recorded once, and the message is not answered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_restart_mid_reply_leaves_one_whole_reply() {
+    let _one_at_a_time = STACK.lock().await;
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    rig.start().await;
+    let (human, room) = rig.dm(&ada).await;
+    let answer = "Lisbon sits on seven hills by the Tagus river, and its old trams climb \
+                  streets so steep that walking them is a workout of its own every day.";
+    rig.llm.set_default_chat(Reply::text(answer, -0.1));
+    rig.llm.set_token_delay(Duration::from_millis(250));
+    let q = human.send(&room, "Tell me about Lisbon.").await.unwrap();
+    human
+        .wait_for_message(&room, T, |m| {
+            m.sender.as_str() == rig.bot_id && !m.is_final() && m.body.contains("Lisbon")
+        })
+        .await
+        .unwrap();
+    stack(&["restart", "postgres"]);
+    let reply = human.wait_for_reply(&room, &q, T).await.unwrap();
+    assert_eq!(reply.body, answer);
+    rig.llm.set_token_delay(Duration::ZERO);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let bot_messages = human
+        .messages(&room)
+        .into_iter()
+        .filter(|m| m.sender.as_str() == rig.bot_id)
+        .count();
+    assert_eq!(bot_messages, 1, "one reply, not a second after the restart");
+    let (state, replies): (String, i64) = sqlx::query_as(
+        "SELECT m.reply_state, (SELECT count(*) FROM messages r WHERE r.role = 'assistant')
+         FROM messages m WHERE m.role = 'user'",
+    )
+    .fetch_one(&rig.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), replies), ("answered", 1));
+    rig.stop().await;
+}
+
 /// Starts PostgreSQL again when dropped, a failed assertion included: the next test needs it.
 struct PostgresBack;
 
