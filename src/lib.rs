@@ -24,3 +24,4 @@ pub mod reaction_key;
 pub mod research;
 pub mod store;
 pub mod text;
+pub mod tools;

@@ -61,10 +61,27 @@ enum Command {
         /// An http(s) URL.
         url: String,
     },
+    /// Self-made tools.
+    Tools {
+        #[command(subcommand)]
+        what: Tools,
+    },
     /// Benchmarks that print ratios against a baseline run in the same process.
     Bench {
         #[command(subcommand)]
         what: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Tools {
+    /// Run a Python file exactly as a tool runs (its `run(args)` in the OS sandbox) and print
+    /// its JSON result, or why the sandbox stopped it.
+    SandboxRun {
+        file: PathBuf,
+        /// The arguments, as JSON.
+        #[arg(long, default_value = "null")]
+        input: String,
     },
 }
 
@@ -244,6 +261,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            })
+        }
+        Command::Tools {
+            what: Tools::SandboxRun { file, input },
+        } => {
+            let code = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let input: serde_json::Value =
+                serde_json::from_str(&input).context("--input is not JSON")?;
+            let sandbox = threeam::tools::sandbox::Sandbox::locate(
+                threeam::tools::sandbox::Limits::default(),
+            )?;
+            let run = sandbox.run(&code, &input).await?;
+            let ms = run.duration.as_millis();
+            Ok(match run.outcome {
+                threeam::tools::sandbox::Outcome::Returned(v) => {
+                    println!("{v}");
+                    eprintln!("returned in {ms} ms");
+                    ExitCode::SUCCESS
+                }
+                threeam::tools::sandbox::Outcome::Raised(e) => {
+                    println!("the tool raised {e}");
+                    ExitCode::FAILURE
+                }
+                threeam::tools::sandbox::Outcome::Stopped(why) => {
+                    println!("the sandbox stopped it: {why} (after {ms} ms)");
+                    ExitCode::FAILURE
+                }
             })
         }
         Command::Night { now, user } => {

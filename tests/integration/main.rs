@@ -22,3 +22,4 @@ mod memory_store;
 mod night_cycle;
 mod night_scheduler;
 mod store;
+mod tools_sandbox;

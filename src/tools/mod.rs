@@ -1,0 +1,5 @@
+//! Self-made tools: small Python programs the assistant writes for what the model cannot do
+//! reliably (arithmetic on dates, converting CSV…), each stage approved by the owner. This
+//! first part is the boundary they run behind: the OS [`sandbox`].
+
+pub mod sandbox;
