@@ -25,7 +25,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The fixed harness: reads the arguments, calls the tool's `run`, prints the result as JSON.
 /// A tool's exception is reported as its error, with the exception's type and message only.
-const HARNESS: &str = r#"import json, sys
+/// The process limit is set here, inside the sandbox, before the tool is imported: the kernel
+/// then counts it within the sandbox's user namespace. Set on bubblewrap instead, it would
+/// also count the bot's own threads (every process of the bot's user), and a busy bot could
+/// not start a sandbox at all.
+const HARNESS: &str = r#"import json, resource, sys
+resource.setrlimit(resource.RLIMIT_NPROC, ({NPROC}, {NPROC}))
 sys.path.insert(0, "/tool")
 args = json.loads(sys.stdin.read() or "null")
 try:
@@ -37,6 +42,9 @@ except BaseException as e:
 sys.stdout.write(json.dumps(out))
 "#;
 
+/// The process limit bubblewrap starts under: every process and thread of the bot's user.
+const HOST_PROCESSES: u64 = 4096;
+
 /// The unprivileged user a sandbox started by root runs as.
 const NOBODY: u32 = 65534;
 
@@ -46,7 +54,7 @@ pub struct Limits {
     pub wall: Duration,
     pub cpu_seconds: u64,
     pub memory_bytes: u64,
-    /// Processes (and threads) of the sandbox's user, the interpreter included.
+    /// Processes (and threads) in the sandbox, the interpreter included.
     pub processes: u64,
     pub file_bytes: u64,
     pub open_files: u64,
@@ -207,7 +215,8 @@ impl Sandbox {
     async fn run_once(&self, code: &str, input: &Value) -> Result<Run, SandboxError> {
         let dir = tempfile::tempdir().map_err(SandboxError::Start)?;
         std::fs::write(dir.path().join("tool.py"), code).map_err(SandboxError::Start)?;
-        std::fs::write(dir.path().join("harness.py"), HARNESS).map_err(SandboxError::Start)?;
+        let harness = HARNESS.replace("{NPROC}", &self.limits.processes.to_string());
+        std::fs::write(dir.path().join("harness.py"), harness).map_err(SandboxError::Start)?;
         readable_by_all(dir.path()).map_err(SandboxError::Start)?;
 
         let mut cmd = tokio::process::Command::new(&self.bwrap);
@@ -356,7 +365,9 @@ fn apply_limits(l: &Limits) -> std::io::Result<()> {
     };
     set(libc::RLIMIT_CPU, l.cpu_seconds)?;
     set(libc::RLIMIT_AS, l.memory_bytes)?;
-    set(libc::RLIMIT_NPROC, l.processes)?;
+    // A bound for the bot's user as a whole; the sandbox's own limit is set inside it (see
+    // HARNESS).
+    set(libc::RLIMIT_NPROC, HOST_PROCESSES.max(l.processes))?;
     set(libc::RLIMIT_FSIZE, l.file_bytes)?;
     set(libc::RLIMIT_NOFILE, l.open_files)?;
     set(libc::RLIMIT_CORE, 0)?;
