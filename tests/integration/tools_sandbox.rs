@@ -213,3 +213,40 @@ async fn python_escape_tricks_find_only_the_sandbox() {
         Outcome::Returned(json!("still here"))
     );
 }
+
+#[tokio::test]
+async fn more_escape_tricks_find_only_the_sandbox() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cases = [
+        // A format string reaching module globals.
+        "import os\ndef run(a):\n    return '{0.__init__.__globals__[os].environ}'.format(__import__('tempfile').TemporaryDirectory)\n".to_owned(),
+        // A decorator that runs while the module is imported, before run().
+        format!("import os\ndef grab(f):\n    os.system('cat {root}/.stack/secrets > /tmp/grab 2>&1')\n    return f\n@grab\ndef run(a):\n    return open('/tmp/grab').read()\n"),
+        // A generator's frame globals.
+        format!("def run(a):\n    g = (x for x in [1])\n    return g.gi_frame.f_globals['__builtins__']['open']('{root}/.stack/env').read()\n"),
+        // Setuid programs: NO_NEW_PRIVS and the user namespace make them plain programs.
+        "import os\ndef run(a):\n    return os.popen('/usr/bin/su root -c \"cat /etc/shadow\" 2>&1; /usr/bin/sudo -n id 2>&1').read()\n".to_owned(),
+        // The host's PostgreSQL socket, raw and packet sockets, device files.
+        "import socket, glob\ndef run(a):\n    out = {'pg': glob.glob('/tmp/*/.s.PGSQL*') + glob.glob('/var/run/postgresql/*')}\n    for fam, kind in [(socket.AF_PACKET, socket.SOCK_RAW), (socket.AF_INET, socket.SOCK_RAW)]:\n        try:\n            socket.socket(fam, kind)\n            out[str(fam)] = 'opened'\n        except OSError as e:\n            out[str(fam)] = type(e).__name__\n    out['dev'] = sorted(glob.glob('/dev/*'))\n    return out\n".to_owned(),
+        // Mount and namespace tricks.
+        "import ctypes, os\ndef run(a):\n    libc = ctypes.CDLL(None, use_errno=True)\n    r = libc.mount(b'/dev/sda1', b'/tmp/m', b'ext4', 0, None)\n    u = libc.unshare(0x10000000)\n    return [r, u, os.listdir('/proc/self/ns') and open('/proc/self/mountinfo').read()[:2000]]\n".to_owned(),
+    ];
+    for code in &cases {
+        let out = returned(code)
+            .await
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        for leak in [
+            "PG_BOT_PASSWORD",
+            "THREEAM",
+            "root:",
+            "uid=0",
+            "opened",
+            ".s.PGSQL",
+            "/dev/mem",
+            "/dev/sd",
+        ] {
+            assert!(!out.contains(leak), "{code}\n leaked {leak}: {out}");
+        }
+    }
+}
