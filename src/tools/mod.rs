@@ -1,5 +1,7 @@
 //! Self-made tools: small Python programs the assistant writes for what the model cannot do
 //! reliably (arithmetic on dates, converting CSV…), each stage approved by the owner. This
-//! first part is the boundary they run behind: the OS [`sandbox`].
+//! first part is the boundary they run behind: the OS [`sandbox`], with its [`seccomp`]
+//! filter.
 
 pub mod sandbox;
+pub mod seccomp;

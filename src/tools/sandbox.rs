@@ -42,6 +42,9 @@ except BaseException as e:
 sys.stdout.write(json.dumps(out))
 "#;
 
+/// The descriptor bubblewrap reads the seccomp program from.
+const SECCOMP_FD: i32 = 10;
+
 /// The process limit bubblewrap starts under: every process and thread of the bot's user.
 const HOST_PROCESSES: u64 = 4096;
 
@@ -134,7 +137,7 @@ impl Sandbox {
     }
 
     /// The bubblewrap arguments for a run with the tool's directory `tool_dir`.
-    fn arguments(&self, tool_dir: &Path) -> Vec<String> {
+    fn arguments(&self, tool_dir: &Path, with_seccomp: bool) -> Vec<String> {
         let mut a: Vec<String> = [
             "--unshare-all",
             // A user namespace always (also when the bot runs as root), with an unprivileged
@@ -177,6 +180,9 @@ impl Sandbox {
         ]
         .map(String::from)
         .to_vec();
+        if with_seccomp {
+            a.extend(["--seccomp".into(), SECCOMP_FD.to_string()]);
+        }
         a.extend([
             "--ro-bind".into(),
             tool_dir.display().to_string(),
@@ -219,8 +225,15 @@ impl Sandbox {
         std::fs::write(dir.path().join("harness.py"), harness).map_err(SandboxError::Start)?;
         readable_by_all(dir.path()).map_err(SandboxError::Start)?;
 
+        // The seccomp program goes to bubblewrap through a pipe (it is small: the pipe holds
+        // it whole), read end at SECCOMP_FD in the child.
+        let filter = match super::seccomp::program() {
+            Some(bytes) => Some(filter_pipe(&bytes).map_err(SandboxError::Start)?),
+            None => None,
+        };
+        let filter_fd = filter.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
         let mut cmd = tokio::process::Command::new(&self.bwrap);
-        cmd.args(self.arguments(dir.path()))
+        cmd.args(self.arguments(dir.path(), filter_fd.is_some()))
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -235,10 +248,18 @@ impl Sandbox {
         let limits = self.limits.clone();
         // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, prctl).
         unsafe {
-            cmd.pre_exec(move || apply_limits(&limits));
+            cmd.pre_exec(move || {
+                if let Some(fd) = filter_fd
+                    && libc::dup2(fd, SECCOMP_FD) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                apply_limits(&limits)
+            });
         }
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(SandboxError::Start)?;
+        drop(filter);
         let mut stdin = child.stdin.take().expect("piped");
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
@@ -338,6 +359,17 @@ fn judge(status: std::process::ExitStatus, out: &[u8], limits: &Limits, stderr: 
             ))
         }
     }
+}
+
+/// A pipe holding `bytes`, its write end closed; returns the read end (close-on-exec: only
+/// its copy at SECCOMP_FD reaches bubblewrap).
+fn filter_pipe(bytes: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    let (read, write) = std::io::pipe()?;
+    let mut write = write;
+    write.write_all(bytes)?;
+    drop(write);
+    Ok(read.into())
 }
 
 fn readable_by_all(dir: &Path) -> std::io::Result<()> {

@@ -250,3 +250,31 @@ async fn more_escape_tricks_find_only_the_sandbox() {
         }
     }
 }
+
+/// The seccomp layer: the calls attacks start from fail with EPERM, even where the
+/// namespaces alone would allow them (a tool's own sandbox init could be traced before).
+#[tokio::test]
+async fn the_seccomp_layer_refuses_sockets_ptrace_and_io_uring() {
+    let code = "import ctypes, errno, socket\n\
+        def run(a):\n    \
+            libc = ctypes.CDLL(None, use_errno=True)\n    \
+            out = {}\n    \
+            try:\n        \
+                socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n        \
+                out['unix socket'] = 'opened'\n    \
+            except OSError as e:\n        \
+                out['unix socket'] = errno.errorcode[e.errno]\n    \
+            out['ptrace'] = [libc.ptrace(16, 1, 0, 0), errno.errorcode[ctypes.get_errno()]]\n    \
+            out['io_uring_setup'] = [libc.syscall(425, 8, None), errno.errorcode[ctypes.get_errno()]]\n    \
+            out['unshare'] = [libc.unshare(0x10000000), errno.errorcode[ctypes.get_errno()]]\n    \
+            return out\n";
+    assert_eq!(
+        returned(code).await,
+        Some(json!({
+            "unix socket": "EPERM",
+            "ptrace": [-1, "EPERM"],
+            "io_uring_setup": [-1, "EPERM"],
+            "unshare": [-1, "EPERM"],
+        }))
+    );
+}
