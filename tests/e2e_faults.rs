@@ -152,25 +152,9 @@ async fn a_database_restart_mid_night_resumes_the_night_and_reports() {
         .unwrap();
     human.wait_for_reply(&room, &q, T).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = rig.llm.structured_requests().len();
-
-    rig.llm
-        .push_structured(Reply::Delay(Duration::from_secs(6)));
-    let n = human.send(&room, "!night").await.unwrap();
-    let pool = rig.db.pool.clone();
-    eventually("the night waits on the model", T, || {
-        let pool = pool.clone();
-        let llm = &rig.llm;
-        async move {
-            let running: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM night_runs WHERE status = 'running'")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap_or(0);
-            running == 1 && llm.structured_requests().len() > before
-        }
-    })
-    .await;
+    let n = rig
+        .night_held_on_the_model(&human, &room, Duration::from_secs(6))
+        .await;
     stack(&["restart", "postgres"]);
 
     let replies = human

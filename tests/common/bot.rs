@@ -182,6 +182,41 @@ impl BotRig {
         (human, room)
     }
 
+    /// Sends `!night` with the night's first model call held for `hold`, and waits until the
+    /// night is running and waiting on that call: the moment to kill or restart something.
+    /// Returns the `!night` message's id.
+    pub async fn night_held_on_the_model(
+        &self,
+        human: &Human,
+        room: &matrix_sdk::ruma::RoomId,
+        hold: Duration,
+    ) -> matrix_sdk::ruma::OwnedEventId {
+        let before = self.llm.structured_requests().len();
+        self.llm
+            .push_structured(super::stub_llm::Reply::Delay(hold));
+        let n = human.send(room, "!night").await.unwrap();
+        let pool = self.db.pool.clone();
+        eventually(
+            "the night is running and waiting on the model",
+            Duration::from_secs(120),
+            || {
+                let pool = pool.clone();
+                let llm = &self.llm;
+                async move {
+                    let running: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM night_runs WHERE status = 'running'",
+                    )
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or(0);
+                    running == 1 && llm.structured_requests().len() > before
+                }
+            },
+        )
+        .await;
+        n
+    }
+
     /// Waits until the bot has marked `room` left (no answers, no digests go there).
     pub async fn wait_room_left(&self, room: &matrix_sdk::ruma::RoomId, what: &str) {
         let pool = self.db.pool.clone();

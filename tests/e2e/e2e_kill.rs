@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::bot::{BotRig, eventually, new_user};
+use crate::common::bot::{BotRig, new_user};
 use crate::common::stub_llm::Reply;
 
 const T: Duration = Duration::from_secs(120);
@@ -95,26 +95,10 @@ async fn a_night_killed_mid_run_resumes_at_start_up_and_the_asker_gets_its_repor
     human.wait_for_reply(&room, &q, T).await.unwrap();
     // Let realtime learning finish before the night's first model call is held.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = rig.llm.structured_requests().len();
-
     // The night's first model call hangs; the bot is killed while it waits.
-    rig.llm
-        .push_structured(Reply::Delay(Duration::from_secs(600)));
-    let n = human.send(&room, "!night").await.unwrap();
-    let pool = rig.db.pool.clone();
-    eventually("the night is running and waiting on the model", T, || {
-        let pool = pool.clone();
-        let llm = &rig.llm;
-        async move {
-            let running: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM night_runs WHERE status = 'running'")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
-            running == 1 && llm.structured_requests().len() > before
-        }
-    })
-    .await;
+    let n = rig
+        .night_held_on_the_model(&human, &room, Duration::from_secs(600))
+        .await;
     bot.kill9().await;
 
     // Nothing to wait for now: the queue's next structured answers are the stub's defaults.
