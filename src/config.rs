@@ -234,6 +234,37 @@ impl Config {
         })
     }
 
+    /// The `THREEAM_*` variables that start `threeam run` with this configuration's
+    /// homeserver, account, store, allow-list, database, model servers and model timeouts:
+    /// how benchmarks and tests start the bot as a process of its own, with no config file.
+    pub fn bot_process_env(&self) -> Vec<(&'static str, String)> {
+        let m = &self.matrix;
+        let mut env = vec![
+            ("THREEAM_MATRIX_HOMESERVER_URL", m.homeserver_url.clone()),
+            ("THREEAM_MATRIX_USER_ID", m.user_id.clone()),
+            (
+                "THREEAM_MATRIX_STORE_PATH",
+                m.store_path.display().to_string(),
+            ),
+            ("THREEAM_MATRIX_ALLOWED_USERS", m.allowed_users.join(",")),
+            ("THREEAM_DATABASE_URL", self.database.url.clone()),
+            ("THREEAM_LLM_CHAT_URL", self.llm.chat_url.clone()),
+            ("THREEAM_LLM_EMBEDDING_URL", self.llm.embedding_url.clone()),
+            (
+                "THREEAM_LLM_REQUEST_TIMEOUT_SECS",
+                self.llm.request_timeout_secs.to_string(),
+            ),
+            ("THREEAM_LLM_MAX_RETRIES", self.llm.max_retries.to_string()),
+        ];
+        if let Some(p) = &m.password {
+            env.push(("THREEAM_MATRIX_PASSWORD", p.clone()));
+        }
+        if let Some(p) = &m.store_passphrase {
+            env.push(("THREEAM_MATRIX_STORE_PASSPHRASE", p.clone()));
+        }
+        env
+    }
+
     /// Environment variables win over the file: `THREEAM_DATABASE_URL`, `THREEAM_LLM_CHAT_URL`,
     /// `THREEAM_MATRIX_ALLOWED_USERS` (comma separated)…
     pub fn apply_env(&mut self, env: EnvLookup<'_>) -> Result<(), ConfigError> {
@@ -729,5 +760,26 @@ embedding_url = "http://127.0.0.1:8081"
                 proptest::prop_assert!(!e.to_string().is_empty());
             }
         }
+    }
+    #[test]
+    fn the_bot_process_env_reads_back_as_the_same_configuration() {
+        let mut cfg = Config::default();
+        cfg.matrix.homeserver_url = "http://127.0.0.1:18008".into();
+        cfg.matrix.user_id = "@bot:localhost".into();
+        cfg.matrix.password = Some("pw".into());
+        cfg.matrix.store_path = "/tmp/store".into();
+        cfg.matrix.store_passphrase = Some("phrase".into());
+        cfg.matrix.allowed_users = vec!["@a:x".into(), "@b:x".into()];
+        cfg.database.url = "postgres://u:p@127.0.0.1:5432/db".into();
+        cfg.llm.chat_url = "http://127.0.0.1:1".into();
+        cfg.llm.embedding_url = "http://127.0.0.1:2".into();
+        cfg.llm.request_timeout_secs = 10;
+        cfg.llm.max_retries = 1;
+        let env: std::collections::HashMap<_, _> = cfg.bot_process_env().into_iter().collect();
+        let mut read = Config::default();
+        read.apply_env(&|k| env.get(k).cloned()).unwrap();
+        assert_eq!(format!("{:?}", read.matrix), format!("{:?}", cfg.matrix));
+        assert_eq!(read.database.url, cfg.database.url);
+        assert_eq!(format!("{:?}", read.llm), format!("{:?}", cfg.llm));
     }
 }

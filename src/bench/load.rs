@@ -123,6 +123,17 @@ pub async fn run(cfg: &Config, users: usize, seconds: u64) -> anyhow::Result<boo
     let store = dir.path().join("bot");
     let log_path = dir.path().join("bot.log");
     let log = std::fs::File::create(&log_path)?;
+    // The bot's own settings, model timeouts at their defaults.
+    let mut bot_cfg = Config::default();
+    bot_cfg.matrix.homeserver_url = homeserver.clone();
+    bot_cfg.matrix.user_id = bot_id.clone();
+    bot_cfg.matrix.password = Some(password.clone());
+    bot_cfg.matrix.store_path = store;
+    bot_cfg.matrix.store_passphrase = Some(random_secret());
+    bot_cfg.matrix.allowed_users = user_ids.clone();
+    bot_cfg.database.url = db.url.clone();
+    bot_cfg.llm.chat_url = stub.url();
+    bot_cfg.llm.embedding_url = stub.url();
     let mut bot = tokio::process::Command::new(std::env::current_exe()?)
         .arg("--config")
         .arg(dir.path().join("none.toml"))
@@ -130,15 +141,7 @@ pub async fn run(cfg: &Config, users: usize, seconds: u64) -> anyhow::Result<boo
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")
-        .env("THREEAM_MATRIX_HOMESERVER_URL", &homeserver)
-        .env("THREEAM_MATRIX_USER_ID", &bot_id)
-        .env("THREEAM_MATRIX_PASSWORD", &password)
-        .env("THREEAM_MATRIX_STORE_PATH", &store)
-        .env("THREEAM_MATRIX_STORE_PASSPHRASE", random_secret())
-        .env("THREEAM_MATRIX_ALLOWED_USERS", user_ids.join(","))
-        .env("THREEAM_DATABASE_URL", &db.url)
-        .env("THREEAM_LLM_CHAT_URL", stub.url())
-        .env("THREEAM_LLM_EMBEDDING_URL", stub.url())
+        .envs(bot_cfg.bot_process_env())
         .stdout(log.try_clone()?)
         .stderr(log)
         .kill_on_drop(true)

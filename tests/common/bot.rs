@@ -122,20 +122,7 @@ impl BotRig {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RUST_LOG", "info,threeam=debug")
-            .env("THREEAM_MATRIX_HOMESERVER_URL", &cfg.matrix.homeserver_url)
-            .env("THREEAM_MATRIX_USER_ID", &cfg.matrix.user_id)
-            .env("THREEAM_MATRIX_PASSWORD", PASSWORD)
-            .env("THREEAM_MATRIX_STORE_PATH", &cfg.matrix.store_path)
-            .env(
-                "THREEAM_MATRIX_STORE_PASSPHRASE",
-                cfg.matrix.store_passphrase.as_deref().unwrap(),
-            )
-            .env("THREEAM_MATRIX_ALLOWED_USERS", self.allowed.join(","))
-            .env("THREEAM_DATABASE_URL", &cfg.database.url)
-            .env("THREEAM_LLM_CHAT_URL", &cfg.llm.chat_url)
-            .env("THREEAM_LLM_EMBEDDING_URL", &cfg.llm.embedding_url)
-            .env("THREEAM_LLM_REQUEST_TIMEOUT_SECS", "10")
-            .env("THREEAM_LLM_MAX_RETRIES", "1")
+            .envs(cfg.bot_process_env())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .kill_on_drop(true)
