@@ -144,6 +144,14 @@ async fn nights_run_at_three_in_each_zone_once_and_digests_arrive_at_half_past_s
     );
 }
 
+/// The status and attempts of the only night run.
+async fn only_run(r: &Rig) -> (String, i32) {
+    sqlx::query_as("SELECT status, attempts FROM night_runs")
+        .fetch_one(&r.db.pool)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_missed_night_runs_at_start_up_once() {
     // The bot was down for three nights; it starts at 10:00 Berlin time.
@@ -216,12 +224,7 @@ async fn a_failed_night_is_retried_later_not_every_tick() {
     r.clock.advance(chrono::Duration::minutes(15));
     assert_eq!(r.scheduler.tick().await.unwrap().nights_started.len(), 1);
     r.scheduler.settle().await;
-    let (status, attempts): (String, i32) =
-        sqlx::query_as("SELECT status, attempts FROM night_runs")
-            .fetch_one(&r.db.pool)
-            .await
-            .unwrap();
-    assert_eq!((status.as_str(), attempts), ("done", 2));
+    assert_eq!(only_run(&r).await, ("done".to_owned(), 2));
 }
 
 /// A `!night` cut off by a stop is left to the command's rerun (which reports to the user who
@@ -248,10 +251,5 @@ async fn a_cut_off_manual_night_is_left_to_its_command_and_a_scheduled_one_resum
         .unwrap();
     assert_eq!(r.scheduler.tick().await.unwrap().nights_started.len(), 1);
     r.scheduler.settle().await;
-    let (status, attempts): (String, i32) =
-        sqlx::query_as("SELECT status, attempts FROM night_runs")
-            .fetch_one(&r.db.pool)
-            .await
-            .unwrap();
-    assert_eq!((status.as_str(), attempts), ("done", 2));
+    assert_eq!(only_run(&r).await, ("done".to_owned(), 2));
 }
