@@ -85,46 +85,19 @@ pub async fn run(cfg: &Config) -> Report {
     report
 }
 
-/// The tool sandbox holds: a trivial tool returns, and a tool that tries the network or a
-/// file outside its sandbox finds neither. Tools stay disabled (fail closed) otherwise.
+/// The tool sandbox holds (see [`crate::tools::probe`]): tools stay disabled (fail closed)
+/// otherwise.
 async fn check_sandbox(report: &mut Report) {
-    use crate::tools::sandbox::{Limits, Outcome, Sandbox};
-    const FIX: &str = "install bubblewrap and python3 (Debian: apt-get install bubblewrap python3; \
-        `scripts/stack up` does it as root) and allow unprivileged user namespaces";
-    let sandbox = match Sandbox::locate(Limits::default()) {
-        Ok(s) => s,
-        Err(e) => return report.fail("sandbox", e.to_string(), FIX),
-    };
-    let probe = "import os, socket\n\
-        def run(a):\n    \
-            out = {'sum': sum(a)}\n    \
-            try:\n        \
-                socket.create_connection(('1.1.1.1', 53), timeout=1)\n        \
-                out['net'] = True\n    \
-            except OSError:\n        \
-                out['net'] = False\n    \
-            out['outside'] = os.path.exists('/etc') or os.path.exists('/home')\n    \
-            return out\n";
-    match sandbox.run(probe, &serde_json::json!([1, 2, 3])).await {
-        Ok(run) => match run.outcome {
-            Outcome::Returned(v)
-                if v == serde_json::json!({"sum": 6, "net": false, "outside": false}) =>
-            {
-                report.pass(
-                    "sandbox",
-                    format!(
-                        "a tool runs in bubblewrap without network or host files ({} ms)",
-                        run.duration.as_millis()
-                    ),
-                )
-            }
-            other => report.fail(
-                "sandbox",
-                format!("the isolation probe did not hold: {other:?}"),
-                FIX,
+    use crate::tools::{probe, sandbox::Limits};
+    match probe::probe(Limits::default()).await {
+        Ok(p) => report.pass(
+            "sandbox",
+            format!(
+                "a tool runs in bubblewrap without network or host files, and a fork bomb is cut ({} ms)",
+                p.millis
             ),
-        },
-        Err(e) => report.fail("sandbox", e.to_string(), FIX),
+        ),
+        Err(why) => report.fail("sandbox", format!("tools are disabled: {why}"), probe::FIX),
     }
 }
 

@@ -8,7 +8,8 @@
 //!   in one earlier reply), the "same canned answer to every message" failure.
 //! * **Impersonation**: the reply speaks as the user: it introduces itself with the user's name
 //!   ("I'm Mara"), or restates one of the user's own first-person statements in the first
-//!   person ("I'm allergic to peanuts").
+//!   person ("I'm allergic to peanuts"), or claims in the first person what memory holds about
+//!   them ("I live in Pune, India" when a memory says the user lives in Pune, India).
 //!
 //! Words are compared after [`words`]: lower case, apostrophes dropped ("I'm" is `im`), any
 //! other non-alphanumeric character a separator, so punctuation and capitals never hide a
@@ -97,6 +98,12 @@ pub struct Guard {
     /// What the user says about themselves: the content words after each first-person word
     /// of theirs, clause by clause ("I work as a marine biologist" → work, marine, biologist).
     claims: Vec<HashSet<String>>,
+    /// What memory says about the user: each remembered fact's content words ("The user
+    /// lives in Pune, India." → lives, pune, india).
+    memory_claims: Vec<HashSet<String>>,
+    /// What the user says they are, in one word ("im vegitarian" → vegitarian): the reply
+    /// may not say "I'm vegetarian".
+    identities: HashSet<String>,
     /// Names the user goes by, lower case.
     names: HashSet<String>,
     /// Word triples of each earlier reply.
@@ -120,6 +127,9 @@ pub struct GuardInput<'a> {
     /// 3AM's own instructions (its rules, the turn's notes other than memories), which a
     /// reply must not copy either.
     pub hidden: &'a [&'a str],
+    /// The memories this turn's prompt holds about the user, as stored ("The user lives in
+    /// Pune."): a reply may say them to the user, never as its own.
+    pub memories: &'a [&'a str],
     /// The message is small talk ("Good morning!", "thanks"): the same reply as last time is
     /// fine; repetition is the same reply to a different message.
     pub small_talk: bool,
@@ -172,7 +182,19 @@ impl Guard {
                             g.claims.push(claim);
                         }
                     }
+                    if let Some(what) = identity_after(&clause, i) {
+                        g.identities.insert(what.to_owned());
+                    }
                 }
+            }
+        }
+        for fact in input.memories {
+            let claim: HashSet<String> = words(fact)
+                .into_iter()
+                .filter(|w| is_claim_word(w) && !matches!(w.as_str(), "user" | "users"))
+                .collect();
+            if claim.len() >= 2 {
+                g.memory_claims.push(claim);
             }
         }
         for name in input.known_names {
@@ -275,6 +297,13 @@ impl Guard {
                 return Some(gram.join(" "));
             }
         }
+        for i in 0..w.len() {
+            if let Some(what) = identity_after(w, i)
+                && self.identities.iter().any(|x| close(x, what))
+            {
+                return Some(format!("{} {what}", w[i]));
+            }
+        }
         for (i, word) in w.iter().enumerate() {
             if !self.names.contains(word) {
                 continue;
@@ -316,6 +345,21 @@ impl Guard {
                         .count()
                 };
                 if self.claims.iter().any(|c| shared(c) >= 2) {
+                    let end = (i + 1 + CLAIM_WINDOW).min(clause.len());
+                    return Some(clause[i..end].join(" "));
+                }
+                // A memory is matched against the whole rest of the clause: "I am currently
+                // working as a backend developer at Google" puts its content far from the "I".
+                let rest: Vec<&String> = clause[i + 1..]
+                    .iter()
+                    .filter(|w| is_claim_word(w))
+                    .collect();
+                let from_memory = |c: &HashSet<String>| {
+                    c.iter()
+                        .filter(|x| rest.iter().any(|m| close(x, m)))
+                        .count()
+                };
+                if self.memory_claims.iter().any(|c| from_memory(c) >= 2) {
                     let end = (i + 1 + CLAIM_WINDOW).min(clause.len());
                     return Some(clause[i..end].join(" "));
                 }
@@ -468,9 +512,25 @@ fn clauses(text: &str) -> Vec<Vec<String>> {
 fn after_first_person(clause: &[String], i: usize) -> HashSet<String> {
     clause[i + 1..(i + 1 + CLAIM_WINDOW).min(clause.len())]
         .iter()
-        .filter(|w| !is_stop_word(w) && !is_first_person(w) && w.chars().count() >= 3)
+        .filter(|w| is_claim_word(w))
         .cloned()
         .collect()
+}
+
+/// The one word after "im" / "i am" at `i` ("im vegitarian" → vegitarian), when it is a
+/// content word long enough to say who someone is.
+fn identity_after(w: &[String], i: usize) -> Option<&str> {
+    let what = match (w[i].as_str(), w.get(i + 1).map(String::as_str)) {
+        ("im", Some(x)) => x,
+        ("i", Some("am")) => w.get(i + 2)?.as_str(),
+        _ => return None,
+    };
+    (is_claim_word(what) && what.chars().count() >= 5 && !is_second_person(what)).then_some(what)
+}
+
+/// A word that can carry a claim: not a function word, not "I"/"my", three letters or more.
+fn is_claim_word(w: &str) -> bool {
+    !is_stop_word(w) && !is_first_person(w) && w.chars().count() >= 3
 }
 
 /// Words at the end of `partial` to hold back because its last clause, still open, speaks in
@@ -513,8 +573,54 @@ mod tests {
             hidden: &[
                 "Your previous reply was not used because it repeated the user's words or spoke as the user.",
             ],
+            memories: &[],
             small_talk: false,
         })
+    }
+
+    #[test]
+    fn claiming_a_remembered_fact_as_its_own_is_caught() {
+        let g = Guard::new(&GuardInput {
+            message: "where do i work now",
+            memories: &[
+                "The user works as a backend developer at Google.",
+                "The user lives in Pune, India.",
+            ],
+            ..Default::default()
+        });
+        // Both measured with the stack's model, answering "where do i work now" (2026-12-01).
+        for reply in [
+            "I am currently working as a Backend Developer at Google.",
+            "I live in Pune, India.",
+        ] {
+            assert!(
+                matches!(g.check(reply), Some(Flaw::Impersonation { .. })),
+                "{reply}"
+            );
+        }
+        let g = guard(&[], "im vegitarian, no meat or fish pls rember that", &[]);
+        assert!(matches!(
+            g.check("I'm vegetarian, but I don't eat meat or fish."),
+            Some(Flaw::Impersonation { .. })
+        ));
+        assert_eq!(g.check("Noted: you're vegetarian. I'm glad to help."), None);
+        let g = Guard::new(&GuardInput {
+            message: "where do i work now",
+            memories: &[
+                "The user works as a backend developer at Google.",
+                "The user lives in Pune, India.",
+            ],
+            ..Default::default()
+        });
+        for reply in [
+            "You work as a backend developer at Google.",
+            "At Google, as a backend developer.",
+            "I remember that you live in Pune, India.",
+            "I think Pune is lovely in winter.",
+            "I'm not sure where you work now.",
+        ] {
+            assert_eq!(g.check(reply), None, "{reply}");
+        }
     }
 
     #[test]

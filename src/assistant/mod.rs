@@ -6,6 +6,7 @@ pub(crate) mod gate_step;
 pub mod guard;
 pub mod looping;
 pub mod prompt;
+pub(crate) mod toolsmith;
 pub mod turn;
 
 use std::collections::{HashMap, HashSet};
@@ -141,6 +142,8 @@ pub struct Assistant {
     /// The turn's notes go in a system message of their own, until the chat template refuses
     /// a second system message (then they go inside the user's message).
     notes_as_system: std::sync::atomic::AtomicBool,
+    /// The tool sandbox once the start-up probe proved it, or why tools are disabled.
+    sandbox: tokio::sync::OnceCell<Result<crate::tools::sandbox::Sandbox, String>>,
 }
 
 impl Assistant {
@@ -169,6 +172,7 @@ impl Assistant {
             room_locks: Mutex::new(HashMap::new()),
             background: tokio_util::task::TaskTracker::new(),
             notes_as_system: std::sync::atomic::AtomicBool::new(true),
+            sandbox: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -377,7 +381,11 @@ impl Assistant {
             tracing::info!(room_id = %m.room_id, sender = %m.sender, %owner, "ignoring a message from someone who does not own the room");
             return Ok(None);
         }
-        let command = commands::parse(&m.body);
+        let command = self
+            .with_db_retry("read the message's command", || {
+                commands::for_message(&self.db, &m.body, m.in_reply_to.as_deref(), &m.sender)
+            })
+            .await?;
         let new = store::messages::NewMessage {
             user_id: &m.sender,
             room_id: &m.room_id,
@@ -456,6 +464,14 @@ impl Assistant {
     async fn decide(&self, approval: store::approvals::Approval) -> anyhow::Result<()> {
         let text = if commands::forget::KINDS.contains(&approval.kind.as_str()) {
             commands::forget::decided(self, &approval).await?
+        } else if toolsmith::KINDS.contains(&approval.kind.as_str()) {
+            // The tool's stages post their own messages (the next stage, or what happened).
+            self.tool_decided(&approval).await?;
+            return self
+                .with_db_retry("mark the decision applied", || {
+                    store::approvals::mark_applied(&self.db, approval.id)
+                })
+                .await;
         } else {
             tracing::warn!(kind = %approval.kind, "approval of an unknown kind");
             return Ok(());
@@ -615,7 +631,8 @@ impl Assistant {
     /// A command a crash (or a failed answer) left unfinished: run again, or given up after
     /// [`MAX_COMMAND_ATTEMPTS`] tries. Returns whether it ran.
     async fn rerun_command(&self, p: store::messages::Pending) -> anyhow::Result<bool> {
-        let command = commands::parse(&p.body);
+        let command =
+            commands::for_message(&self.db, &p.body, p.in_reply_to.as_deref(), &p.user_id).await?;
         let claimed_to_drop = p.attempts >= MAX_COMMAND_ATTEMPTS || command.is_none();
         if claimed_to_drop {
             if store::messages::claim(&self.db, p.id).await? {

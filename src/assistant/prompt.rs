@@ -193,6 +193,7 @@ pub fn conversation(history: &[Turn], start: usize) -> Vec<Turn> {
                     earlier_replies: &[],
                     known_names: &[],
                     hidden: &[],
+                    memories: &[],
                     small_talk: false,
                 });
                 if guard.check(&t.text).is_some() {

@@ -113,6 +113,8 @@ struct Parts {
     conversation: Vec<Turn>,
     message: String,
     memories: Vec<String>,
+    /// An installed tool that ran for this message, if one fit it.
+    tool: Option<super::toolsmith::UsedTool>,
 }
 
 /// How one generation ended.
@@ -378,6 +380,7 @@ impl Assistant {
             conversation,
             message: prompt::fit_message(&p.body, message_tokens, room),
             memories,
+            tool: None,
         }
     }
 
@@ -387,7 +390,8 @@ impl Assistant {
         started: Instant,
     ) -> Result<(), TurnError> {
         let inp = self.inputs(p).await?;
-        let parts = self.parts(p, &inp).await;
+        let mut parts = self.parts(p, &inp).await;
+        parts.tool = self.tool_for_turn(&p.user_id, &p.body).await;
         let guard = self.guard_for(p, &inp);
         // A retried answer quotes the message it answers, since other messages came since.
         // (`attempts` was read before this attempt's claim.)
@@ -483,8 +487,9 @@ impl Assistant {
             let asking = plan.as_ref().is_some_and(|pl| pl.action == GateAction::Ask);
             let req = answer_request(messages, &p.event_id, regenerations, asking);
             let preface = plan.as_ref().and_then(|pl| pl.preface);
+            let tool_line = parts.tool.as_ref().map(|t| t.line.as_str());
             match self
-                .stream_attempt(p, shown, req, guard, preface, gate, reply_to)
+                .stream_attempt(p, shown, req, guard, (tool_line, preface), gate, reply_to)
                 .await?
             {
                 Attempt::Finished { logprobs, finish } => break Some((logprobs, finish)),
@@ -558,6 +563,9 @@ impl Assistant {
     ) -> Vec<ChatMessage> {
         let memories: Vec<&str> = parts.memories.iter().map(String::as_str).collect();
         let mut sections: Vec<String> = plan.map(|pl| pl.sections.clone()).unwrap_or_default();
+        if let Some(tool) = &parts.tool {
+            sections.push(tool.note.clone());
+        }
         if regenerations > 0 {
             sections.push(CORRECTION.to_owned());
         }
@@ -629,12 +637,20 @@ impl Assistant {
         );
         let mut hidden: Vec<&str> = vec![&rules, &notes_header, CORRECTION];
         hidden.extend(gate_step::instructions());
+        let memories: Vec<&str> = inp
+            .retrieved
+            .facts
+            .iter()
+            .map(|f| f.fact.text.as_str())
+            .chain(inp.pinned.iter().map(String::as_str))
+            .collect();
         Guard::new(&GuardInput {
             earlier_messages: &earlier_messages,
             message: &p.body,
             earlier_replies: &earlier_replies,
             known_names: &known,
             hidden: &hidden,
+            memories: &memories,
             small_talk: crate::gate::rules::classify(&p.body)
                 == Some(crate::gate::rules::TextRule::SmallTalk),
         })
@@ -650,7 +666,7 @@ impl Assistant {
         shown: &mut ReplyParts,
         req: ChatRequest,
         guard: &Guard,
-        mut preface: Option<&'static str>,
+        (tool_line, mut preface): (Option<&str>, Option<&'static str>),
         gate: &mut GateRun<'_>,
         reply_to: Option<&str>,
     ) -> Result<Attempt, TurnError> {
@@ -743,7 +759,7 @@ impl Assistant {
                 let new = if started {
                     &text[upto..n]
                 } else {
-                    shown.current = with_preface(preface, "");
+                    shown.current = lead(tool_line, preface);
                     started = true;
                     text[upto..n].trim_start()
                 };
@@ -755,7 +771,7 @@ impl Assistant {
             }
             if ended {
                 if !started {
-                    shown.current = with_preface(preface, "");
+                    shown.current = lead(tool_line, preface);
                 }
                 let keep = shown.current.trim_end().len();
                 shown.current.truncate(keep);
@@ -1093,11 +1109,12 @@ fn fold_notes(messages: &[ChatMessage]) -> Vec<ChatMessage> {
     out
 }
 
-/// The bot's own preface line, if any, before `text`.
-fn with_preface(preface: Option<&str>, text: &str) -> String {
-    match preface {
-        Some(p) => format!("{p}\n\n{text}"),
-        None => text.to_owned(),
+/// The lines the bot itself puts before an answer: which tool ran, and the gate's hedge.
+fn lead(tool_line: Option<&str>, preface: Option<&str>) -> String {
+    match (tool_line, preface) {
+        (Some(t), Some(p)) => format!("{t}\n\n{p}\n\n"),
+        (Some(one), None) | (None, Some(one)) => format!("{one}\n\n"),
+        (None, None) => String::new(),
     }
 }
 

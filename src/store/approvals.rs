@@ -148,6 +148,50 @@ pub async fn expire_older(
     .rows_affected())
 }
 
+/// The pending approval behind `event_id` that `user_id` may answer, if any (a text reply to
+/// it may revise what it asks about).
+pub async fn pending_for_event(
+    pool: &PgPool,
+    event_id: &str,
+    user_id: &str,
+) -> sqlx::Result<Option<Approval>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        approval_columns!(),
+        " FROM approvals WHERE event_id = $1 AND user_id = $2 AND status = 'pending'"
+    ))
+    .bind(event_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+/// Pending approvals of `kinds` about the same subject (`payload.key = value`) other than
+/// the newest: a revision supersedes them.
+pub async fn expire_about(
+    pool: &PgPool,
+    user_id: &str,
+    kinds: &[&str],
+    key: &str,
+    value: i64,
+    keep_event_id: &str,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE approvals SET status = 'expired', decided_at = now()
+         WHERE user_id = $1 AND kind = ANY($2) AND status = 'pending'
+           AND (payload ->> $3) = $4::text AND event_id <> $5",
+    )
+    .bind(user_id)
+    .bind(kinds)
+    .bind(key)
+    .bind(value.to_string())
+    .bind(keep_event_id)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::decision;

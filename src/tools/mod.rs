@@ -3,5 +3,11 @@
 //! first part is the boundary they run behind: the OS [`sandbox`], with its [`seccomp`]
 //! filter.
 
+pub mod call;
+pub mod concept;
+pub mod draft;
+pub mod present;
+pub mod probe;
 pub mod sandbox;
+pub mod scan;
 pub mod seccomp;

@@ -22,4 +22,5 @@ mod memory_store;
 mod night_cycle;
 mod night_scheduler;
 mod store;
+mod tools_pipeline;
 mod tools_sandbox;

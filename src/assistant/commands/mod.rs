@@ -18,6 +18,7 @@ mod remember;
 mod stats;
 mod status;
 mod timezone;
+pub mod tools;
 
 pub use digest::Digest;
 pub use export::Export;
@@ -29,6 +30,7 @@ pub use remember::Remember;
 pub use stats::Stats;
 pub use status::Status;
 pub use timezone::{Timezone, parse_zone};
+pub use tools::{Tools, ToolsAction};
 
 use crate::assistant::Assistant;
 use crate::chat::IncomingMessage;
@@ -62,6 +64,8 @@ macro_rules! commands {
                 name: String,
                 suggestion: Option<&'static str>,
             },
+            /// A text reply to a tool's stage message (`approval_event`): revise that stage.
+            Revise { approval_event: String },
         }
 
         /// Every command's [`Spec`], for `!help` and suggestions.
@@ -87,6 +91,7 @@ macro_rules! commands {
                     $(Command::$variant(_) => $module::$ty::SPEC.name,)*
                     Command::Usage { name } => name,
                     Command::Unknown { name, .. } => name,
+                    Command::Revise { .. } => "revise",
                 }
             }
 
@@ -99,6 +104,7 @@ macro_rules! commands {
                     Command::Unknown { name, suggestion } => {
                         a.reply(m, &unknown_text(&name, suggestion)).await
                     }
+                    Command::Revise { approval_event } => revise(a, m, &approval_event).await,
                 };
                 match done {
                     Ok(()) => Ok(()),
@@ -123,6 +129,43 @@ commands! {
     Night: night::Night,
     Digest: digest::Digest,
     Timezone: timezone::Timezone,
+    Tools: tools::Tools,
+}
+
+/// A reply to a tool's stage message that still waits for its ✅: revises that stage.
+async fn revise(a: &Assistant, m: &IncomingMessage, approval_event: &str) -> anyhow::Result<()> {
+    match crate::store::approvals::pending_for_event(&a.db, approval_event, &m.sender).await? {
+        Some(approval) => a.revise_tool(&approval, m).await,
+        None => {
+            a.reply(
+                m,
+                "That step is decided already, so there is nothing to change. `!tools` shows where your tools stand.",
+            )
+            .await
+        }
+    }
+}
+
+/// The command behind a stored message: a `!` command, or a text reply to a tool stage that
+/// waits for the owner (a revision).
+pub(crate) async fn for_message(
+    db: &sqlx::PgPool,
+    body: &str,
+    in_reply_to: Option<&str>,
+    sender: &str,
+) -> sqlx::Result<Option<Command>> {
+    if let Some(c) = parse(body) {
+        return Ok(Some(c));
+    }
+    let Some(target) = in_reply_to else {
+        return Ok(None);
+    };
+    let pending = crate::store::approvals::pending_for_event(db, target, sender).await?;
+    Ok(pending
+        .filter(|p| crate::assistant::toolsmith::KINDS.contains(&p.kind.as_str()))
+        .map(|p| Command::Revise {
+            approval_event: p.event_id,
+        }))
 }
 
 /// `None` when the text is an ordinary message.

@@ -1,0 +1,247 @@
+//! Stage 2 of a self-made tool, the code: a Python module with `run(args)`, example calls
+//! with their expected results, and a plain-words explanation, written by the model through
+//! a `json_schema`-constrained request. Checked here ([`Draft::checked`]), then scanned
+//! ([`super::scan`]) and its examples run in the sandbox ([`judge_example`]) before the owner
+//! sees it. Pure.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::concept::Concept;
+use crate::llm::ChatMessage;
+
+/// The code stage's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub code: String,
+    /// `[{"input": {…}, "expected": …}]`
+    pub examples: Vec<Example>,
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Example {
+    pub input: Value,
+    pub expected: Value,
+}
+
+/// Code longer than this is not a small tool.
+pub const CODE_BYTES: usize = 16 << 10;
+/// Examples kept.
+const EXAMPLES: usize = 4;
+
+pub fn schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "code": { "type": "string" },
+            "examples": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": { "input": { "type": "object" }, "expected": {} },
+                    "required": ["input", "expected"]
+                },
+                "minItems": 1,
+                "maxItems": 3
+            },
+            "explanation": { "type": "string" }
+        },
+        "required": ["code", "examples", "explanation"]
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DraftError {
+    #[error("the code defines no function `run(args)`")]
+    NoRun,
+    #[error("the code is longer than {CODE_BYTES} bytes")]
+    TooLong,
+    #[error("the code came with no example")]
+    NoExample,
+}
+
+impl Draft {
+    /// The draft with code fences stripped, the concept's example first among the examples
+    /// (it is what the owner approved), and the explanation in one paragraph.
+    pub fn checked(mut self, concept: &Concept) -> Result<Self, DraftError> {
+        self.code = strip_fences(&self.code);
+        if self.code.len() > CODE_BYTES {
+            return Err(DraftError::TooLong);
+        }
+        if !self
+            .code
+            .lines()
+            .any(|l| l.starts_with("def run(") || l.starts_with("async def run("))
+        {
+            return Err(DraftError::NoRun);
+        }
+        if let (Some(input), Some(expected)) = (
+            concept.example.get("input"),
+            concept.example.get("expected"),
+        ) {
+            self.examples.retain(|e| &e.input != input);
+            self.examples.insert(
+                0,
+                Example {
+                    input: input.clone(),
+                    expected: expected.clone(),
+                },
+            );
+        }
+        self.examples.retain(|e| e.input.is_object());
+        self.examples.truncate(EXAMPLES);
+        if self.examples.is_empty() {
+            return Err(DraftError::NoExample);
+        }
+        self.explanation = self
+            .explanation
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(self)
+    }
+}
+
+/// The code's SHA-256, hex: what an approval is bound to.
+pub fn code_hash(code: &str) -> String {
+    hex::encode(sha2::Sha256::digest(code.as_bytes()))
+}
+
+/// A model that wraps its code in a Markdown fence anyway: the fence goes.
+fn strip_fences(code: &str) -> String {
+    let t = code.trim();
+    let t = t
+        .strip_prefix("```python")
+        .or_else(|| t.strip_prefix("```py"))
+        .or_else(|| t.strip_prefix("```"))
+        .map(|r| r.trim_end().trim_end_matches("```"))
+        .unwrap_or(t);
+    let mut out = t.trim_matches('\n').to_owned();
+    out.push('\n');
+    out
+}
+
+/// Whether a run's result is the example's expected one: equal as JSON, numbers within a
+/// relative 1e-9, and text compared trimmed.
+pub fn matches_expected(got: &Value, expected: &Value) -> bool {
+    match (got, expected) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (
+                a.as_f64().unwrap_or(f64::NAN),
+                b.as_f64().unwrap_or(f64::NAN),
+            );
+            (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+        }
+        (Value::String(a), Value::String(b)) => a.trim() == b.trim(),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_expected(x, y))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| matches_expected(v, w)))
+        }
+        _ => got == expected,
+    }
+}
+
+const INSTRUCTIONS: &str = "You write small Python 3 tools for a personal assistant. Write a \
+module that defines run(args): args is a dict with the parameters described below, and run \
+returns the result as plain JSON data (numbers, strings, lists, dicts). Use only these standard \
+library modules, imported at the top: json, re, math, statistics, datetime, csv, io, \
+itertools, collections, decimal, fractions, textwrap, string, unicodedata. No files, network, \
+processes, eval or exec. Raise ValueError with a short message for bad input. Also give up to \
+three example calls with their exact expected results, and explain in two or three plain \
+sentences what the code does.";
+
+/// The request for code: the concept, and when revising, the code so far and what the user
+/// asked to change.
+pub fn prompt(concept: &Concept, revise: Option<(&str, &str)>) -> Vec<ChatMessage> {
+    let mut user = format!(
+        "Tool name: {}\nWhat it does: {}\nParameters (JSON schema): {}\nExample: run({}) returns {}",
+        concept.name,
+        concept.description,
+        concept.parameters,
+        concept.example.get("input").unwrap_or(&Value::Null),
+        concept.example.get("expected").unwrap_or(&Value::Null),
+    );
+    if let Some((code, change)) = revise {
+        user.push_str(&format!(
+            "\n\nThe code so far:\n{code}\nThe user asked for this change: {}\nAnswer with the \
+             changed code.",
+            change.trim()
+        ));
+    }
+    vec![ChatMessage::system(INSTRUCTIONS), ChatMessage::user(user)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn concept() -> Concept {
+        Concept {
+            name: "add".into(),
+            description: "Adds two numbers.".into(),
+            parameters: json!({"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}}),
+            example: json!({"input": {"a": 2, "b": 3}, "expected": 5}),
+        }
+    }
+
+    #[test]
+    fn drafts_are_checked_and_the_approved_example_comes_first() {
+        let d = Draft {
+            code: "```python\ndef run(args):\n    return args['a'] + args['b']\n```".into(),
+            examples: vec![
+                Example {
+                    input: json!({"a": 1, "b": 1}),
+                    expected: json!(2),
+                },
+                Example {
+                    input: json!({"a": 2, "b": 3}),
+                    expected: json!(6),
+                },
+            ],
+            explanation: "Adds\n a and b.".into(),
+        }
+        .checked(&concept())
+        .unwrap();
+        assert_eq!(d.code, "def run(args):\n    return args['a'] + args['b']\n");
+        assert_eq!(d.examples.len(), 2);
+        assert_eq!(d.examples[0].expected, json!(5));
+        assert_eq!(d.explanation, "Adds a and b.");
+        let no_run = Draft {
+            code: "def main(args):\n    pass\n".into(),
+            examples: vec![],
+            explanation: String::new(),
+        };
+        assert_eq!(no_run.checked(&concept()), Err(DraftError::NoRun));
+    }
+
+    #[test]
+    fn results_match_as_json_with_numeric_tolerance() {
+        assert!(matches_expected(&json!(5.0), &json!(5)));
+        assert!(matches_expected(&json!(0.1 + 0.2), &json!(0.3)));
+        assert!(matches_expected(&json!(" ok "), &json!("ok")));
+        assert!(matches_expected(
+            &json!({"a": [1, 2]}),
+            &json!({"a": [1.0, 2]})
+        ));
+        assert!(!matches_expected(&json!(4), &json!(5)));
+        assert!(!matches_expected(&json!("5"), &json!(5)));
+        assert!(!matches_expected(
+            &json!({"a": 1, "b": 2}),
+            &json!({"a": 1})
+        ));
+    }
+
+    #[test]
+    fn the_hash_is_sha256_hex() {
+        assert_eq!(
+            code_hash(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}
