@@ -144,6 +144,8 @@ pub struct Assistant {
     notes_as_system: std::sync::atomic::AtomicBool,
     /// The tool sandbox once the start-up probe proved it, or why tools are disabled.
     sandbox: tokio::sync::OnceCell<Result<crate::tools::sandbox::Sandbox, String>>,
+    /// When this core started: claims older than that belong to a process that is gone.
+    started: std::time::Instant,
 }
 
 impl Assistant {
@@ -173,6 +175,7 @@ impl Assistant {
             background: tokio_util::task::TaskTracker::new(),
             notes_as_system: std::sync::atomic::AtomicBool::new(true),
             sandbox: tokio::sync::OnceCell::new(),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -351,8 +354,9 @@ impl Assistant {
                 tracing::warn!(error = format!("{e:#}"), "could not finish a decision");
             }
         }
+        let running_for = self.started.elapsed();
         self.with_db_retry("release interrupted turns", || {
-            store::messages::release_interrupted(&self.db)
+            store::messages::release_interrupted(&self.db, running_for)
         })
         .await
     }

@@ -521,20 +521,19 @@ impl Assistant {
             return Ok(());
         };
         let c = concept_of(tool);
-        let written: Result<Draft, String> = self
-            .llm
-            .chat_json(draft::prompt(&c, revise), "tool_code", draft::schema(), 1500)
-            .await
-            .map_err(|e| format!("I could not write the code for `{}` just now ({e}). React ✅ again later, or reply to change it.", tool.name))
-            .and_then(|d: Draft| {
-                d.checked(&c).map_err(|e| {
-                    format!("The model's code for `{}` was not usable ({e}). Reply to the proposal to try again with a hint.", tool.name)
-                })
-            });
+        let written = self.write_draft(&c, revise, &tool.name).await;
         let d = match written {
             Ok(d) => d,
+            Err(text) if revise.is_none() => {
+                // The concept stays approved-for-code: this message takes the next ✅.
+                let event_id = say(format!(
+                    "{text} React ✅ to try again, ❌ to drop it, or reply to change the proposal."
+                ))
+                .await?;
+                return self.ask(tool, CONCEPT, &event_id).await;
+            }
             Err(text) => {
-                say(text).await?;
+                say(format!("{text} The code before stays as it was.")).await?;
                 return Ok(());
             }
         };
@@ -560,6 +559,49 @@ impl Assistant {
         };
         let event_id = say(present::code_message(&tool)).await?;
         self.ask(&tool, CODE, &event_id).await
+    }
+
+    /// The code for concept `c` (a plain answer in a fence), then its examples and
+    /// explanation (`json_schema`); or what to tell the owner. Examples the model could not
+    /// give leave the concept's own example, which the owner approved.
+    async fn write_draft(
+        &self,
+        c: &Concept,
+        revise: Option<(&str, &str)>,
+        name: &str,
+    ) -> Result<Draft, String> {
+        let mut req = crate::llm::ChatRequest::new(draft::code_prompt(c, revise));
+        req.max_tokens = Some(900);
+        req.temperature = Some(0.0);
+        let answer = self
+            .llm
+            .chat(&req)
+            .await
+            .map_err(|e| format!("I could not write the code for `{name}` just now ({e})."))?;
+        let code = draft::extract_code(&answer.content);
+        let notes = self
+            .llm
+            .chat_json::<draft::Notes>(
+                draft::notes_prompt(c, &code),
+                "tool_code_notes",
+                draft::notes_schema(),
+                600,
+            )
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "no examples or explanation for the code");
+                draft::Notes {
+                    examples: Vec::new(),
+                    explanation: String::new(),
+                }
+            });
+        Draft {
+            code,
+            examples: notes.examples,
+            explanation: notes.explanation,
+        }
+        .checked(c)
+        .map_err(|e| format!("The model's code for `{name}` was not usable ({e})."))
     }
 
     /// Stage 3: scans and runs the examples again, then posts the install for ✅.

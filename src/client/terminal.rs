@@ -58,6 +58,7 @@ Type a message and press Enter to send it. Commands:
   /up, /down        👍 / 👎 on the bot's last message
   /react <emoji>    react to the bot's last message
   /thread <text>    reply in a thread on the bot's last message
+  /reply <text>     reply to the bot's last message (e.g. to change a tool proposal)
   /help             this text
   /quit             leave (Ctrl-D also leaves, after the last answer arrives)";
 
@@ -197,6 +198,7 @@ fn print_message(m: &SeenMessage) {
 enum Input {
     Send(String),
     Thread(String),
+    Reply(String),
     React(String),
     Help,
     Quit,
@@ -218,6 +220,7 @@ fn parse_input(line: &str) -> Option<Input> {
         "down" => Input::React("👎".into()),
         "react" if !rest.is_empty() => Input::React(rest.to_owned()),
         "thread" if !rest.is_empty() => Input::Thread(rest.to_owned()),
+        "reply" if !rest.is_empty() => Input::Reply(rest.to_owned()),
         "help" => Input::Help,
         "quit" | "exit" => Input::Quit,
         _ => Input::Unknown(line.to_owned()),
@@ -400,6 +403,10 @@ async fn handle(
                 .map(Some),
             None => Err(anyhow::anyhow!("no bot message yet to start a thread on")),
         },
+        Input::Reply(text) => match last {
+            Some(m) => human.reply_to(room, &m.event_id, &text).await.map(Some),
+            None => Err(anyhow::anyhow!("no bot message yet to reply to")),
+        },
         Input::React(key) => match last {
             Some(m) => human.react(room, &m.event_id, &key).await.map(|_| {
                 let snippet: String = m
@@ -438,6 +445,9 @@ mod tests {
             matches!(parse_input("/thread more please"), Some(Input::Thread(t)) if t == "more please")
         );
         assert!(matches!(parse_input("/thread"), Some(Input::Unknown(_))));
+        assert!(
+            matches!(parse_input("/reply call it x"), Some(Input::Reply(t)) if t == "call it x")
+        );
         assert!(matches!(parse_input("/quit"), Some(Input::Quit)));
         assert!(matches!(parse_input("!help"), Some(Input::Send(s)) if s == "!help"));
     }

@@ -146,12 +146,15 @@ pub async fn abandon(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// After a crash nothing is really being answered: hand those messages back for retry.
-pub async fn release_interrupted(pool: &PgPool) -> sqlx::Result<u64> {
-    Ok(
-        release_claims_older_than(pool, std::time::Duration::ZERO, false).await?
-            + release_claims_older_than(pool, std::time::Duration::ZERO, true).await?,
-    )
+/// After a crash nothing the last process claimed is really being answered: hand those
+/// messages back for retry. `running_for` is how long this process has run: its own claims
+/// (messages that arrived during the first sync) are younger and stay with it.
+pub async fn release_interrupted(
+    pool: &PgPool,
+    running_for: std::time::Duration,
+) -> sqlx::Result<u64> {
+    Ok(release_claims_older_than(pool, running_for, false).await?
+        + release_claims_older_than(pool, running_for, true).await?)
 }
 
 /// Hands back the claims on answers (or on commands) older than `age`: the task that took

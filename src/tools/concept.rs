@@ -76,6 +76,9 @@ impl Concept {
         if self.description.is_empty() {
             return Err(ConceptError::NoDescription);
         }
+        if !self.description.ends_with(['.', '!', '?', '…']) {
+            self.description.push('.');
+        }
         let p = &self.parameters;
         if p.get("type").and_then(Value::as_str) != Some("object")
             || !p.get("properties").is_some_and(Value::is_object)

@@ -1,8 +1,12 @@
 //! Stage 2 of a self-made tool, the code: a Python module with `run(args)`, example calls
-//! with their expected results, and a plain-words explanation, written by the model through
-//! a `json_schema`-constrained request. Checked here ([`Draft::checked`]), then scanned
-//! ([`super::scan`]) and its examples run in the sandbox ([`judge_example`]) before the owner
-//! sees it. Pure.
+//! with their expected results, and a plain-words explanation. Two requests: the code as a
+//! plain answer in a Markdown fence ([`code_prompt`], read by [`extract_code`]), then the
+//! examples and the explanation through a `json_schema`-constrained request
+//! ([`notes_prompt`], [`notes_schema`]). Code inside a JSON string defeats the stack's 0.5B
+//! model (measured: asked for all three in one JSON object, it wrote the code as the single
+//! line `def date_difference(args):`); in a fence it writes whole, working modules. Checked
+//! here ([`Draft::checked`]), then scanned ([`super::scan`]) and its examples run in the
+//! sandbox ([`matches_expected`]) before the owner sees it. Pure.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -31,11 +35,17 @@ pub const CODE_BYTES: usize = 16 << 10;
 /// Examples kept.
 const EXAMPLES: usize = 4;
 
-pub fn schema() -> Value {
+/// The examples and explanation the second request returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notes {
+    pub examples: Vec<Example>,
+    pub explanation: String,
+}
+
+pub fn notes_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "code": { "type": "string" },
             "examples": {
                 "type": "array",
                 "items": {
@@ -48,8 +58,20 @@ pub fn schema() -> Value {
             },
             "explanation": { "type": "string" }
         },
-        "required": ["code", "examples", "explanation"]
+        "required": ["examples", "explanation"]
     })
+}
+
+/// The code in a model's answer: the first fenced block (```python or ```), or the whole
+/// answer when there is no fence.
+pub fn extract_code(answer: &str) -> String {
+    let Some(start) = answer.find("```") else {
+        return answer.trim().to_owned() + "\n";
+    };
+    let after = &answer[start + 3..];
+    let body = after.split_once('\n').map_or("", |(_, b)| b);
+    let body = body.split("```").next().unwrap_or(body);
+    body.trim_matches('\n').to_owned() + "\n"
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -66,7 +88,7 @@ impl Draft {
     /// The draft with code fences stripped, the concept's example first among the examples
     /// (it is what the owner approved), and the explanation in one paragraph.
     pub fn checked(mut self, concept: &Concept) -> Result<Self, DraftError> {
-        self.code = strip_fences(&self.code);
+        self.code = extract_code(&self.code);
         if self.code.len() > CODE_BYTES {
             return Err(DraftError::TooLong);
         }
@@ -109,20 +131,6 @@ pub fn code_hash(code: &str) -> String {
     hex::encode(sha2::Sha256::digest(code.as_bytes()))
 }
 
-/// A model that wraps its code in a Markdown fence anyway: the fence goes.
-fn strip_fences(code: &str) -> String {
-    let t = code.trim();
-    let t = t
-        .strip_prefix("```python")
-        .or_else(|| t.strip_prefix("```py"))
-        .or_else(|| t.strip_prefix("```"))
-        .map(|r| r.trim_end().trim_end_matches("```"))
-        .unwrap_or(t);
-    let mut out = t.trim_matches('\n').to_owned();
-    out.push('\n');
-    out
-}
-
 /// Whether a run's result is the example's expected one: equal as JSON, numbers within a
 /// relative 1e-9, and text compared trimmed.
 pub fn matches_expected(got: &Value, expected: &Value) -> bool {
@@ -147,34 +155,56 @@ pub fn matches_expected(got: &Value, expected: &Value) -> bool {
     }
 }
 
-const INSTRUCTIONS: &str = "You write small Python 3 tools for a personal assistant. Write a \
-module that defines run(args): args is a dict with the parameters described below, and run \
-returns the result as plain JSON data (numbers, strings, lists, dicts). Use only these standard \
-library modules, imported at the top: json, re, math, statistics, datetime, csv, io, \
-itertools, collections, decimal, fractions, textwrap, string, unicodedata. No files, network, \
-processes, eval or exec. Raise ValueError with a short message for bad input. Also give up to \
-three example calls with their exact expected results, and explain in two or three plain \
-sentences what the code does.";
+const CODE_INSTRUCTIONS: &str = "You write small Python 3 tools for a personal assistant. \
+Write one module that defines run(args): args is a dict with the parameters described below, \
+and run returns the result as plain JSON data (numbers, strings, lists, dicts). Return the value \
+itself, not a JSON string. Import only the standard library modules the code uses (such as \
+datetime, math, re, statistics, csv, io, json); no files, network, processes, eval or exec. \
+Raise ValueError with a short message for bad input. Answer with the code only, in one \
+```python block.";
 
-/// The request for code: the concept, and when revising, the code so far and what the user
-/// asked to change.
-pub fn prompt(concept: &Concept, revise: Option<(&str, &str)>) -> Vec<ChatMessage> {
-    let mut user = format!(
+const NOTES_INSTRUCTIONS: &str = "You document a small Python tool for its user. Given the \
+tool and its code, give two or three example calls of run (the arguments as a JSON object) \
+with the exact result the code returns for each, and explain in two or three plain sentences \
+what the code does.";
+
+fn describe(concept: &Concept) -> String {
+    format!(
         "Tool name: {}\nWhat it does: {}\nParameters (JSON schema): {}\nExample: run({}) returns {}",
         concept.name,
         concept.description,
         concept.parameters,
         concept.example.get("input").unwrap_or(&Value::Null),
         concept.example.get("expected").unwrap_or(&Value::Null),
-    );
+    )
+}
+
+/// The request for the code: the concept, and when revising, the code so far and what the
+/// user asked to change.
+pub fn code_prompt(concept: &Concept, revise: Option<(&str, &str)>) -> Vec<ChatMessage> {
+    let mut user = describe(concept);
     if let Some((code, change)) = revise {
         user.push_str(&format!(
-            "\n\nThe code so far:\n{code}\nThe user asked for this change: {}\nAnswer with the \
-             changed code.",
+            "\n\nThe code so far:\n```python\n{code}```\nThe user asked for this change: {}\n\
+             Answer with the whole changed module.",
             change.trim()
         ));
     }
-    vec![ChatMessage::system(INSTRUCTIONS), ChatMessage::user(user)]
+    vec![
+        ChatMessage::system(CODE_INSTRUCTIONS),
+        ChatMessage::user(user),
+    ]
+}
+
+/// The request for the examples and the explanation of `code`.
+pub fn notes_prompt(concept: &Concept, code: &str) -> Vec<ChatMessage> {
+    vec![
+        ChatMessage::system(NOTES_INSTRUCTIONS),
+        ChatMessage::user(format!(
+            "{}\n\nThe code:\n```python\n{code}```",
+            describe(concept)
+        )),
+    ]
 }
 
 #[cfg(test)]
@@ -235,6 +265,24 @@ mod tests {
             &json!({"a": 1, "b": 2}),
             &json!({"a": 1})
         ));
+    }
+
+    #[test]
+    fn code_is_read_from_its_fence() {
+        assert_eq!(
+            extract_code(
+                "Here:\n```python\nimport math\n\ndef run(args):\n    return 1\n```\nDone."
+            ),
+            "import math\n\ndef run(args):\n    return 1\n"
+        );
+        assert_eq!(
+            extract_code("def run(a):\n    return a"),
+            "def run(a):\n    return a\n"
+        );
+        assert_eq!(
+            extract_code("```\ndef run(a): pass\n```"),
+            "def run(a): pass\n"
+        );
     }
 
     #[test]

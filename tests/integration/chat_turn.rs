@@ -400,7 +400,7 @@ async fn a_reply_cut_by_a_stop_is_finished_in_the_same_message() {
     assert_eq!(first.len(), 1);
     // What a kill between the first send and the record leaves behind.
     for q in [
-        "UPDATE messages SET reply_state = 'answering' WHERE event_id = '$k1'",
+        "UPDATE messages SET reply_state = 'answering', claimed_at = now() - interval '1 hour' WHERE event_id = '$k1'",
         "DELETE FROM experience",
         "DELETE FROM messages WHERE role = 'assistant'",
     ] {

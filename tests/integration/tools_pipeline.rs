@@ -33,27 +33,45 @@ fn concept(name: &str) -> Value {
     })
 }
 
-fn code(code: &str) -> Value {
+fn notes() -> Value {
     json!({
-        "code": code,
         "examples": [{"input": {"start": "2026-01-01", "end": "2026-01-31"}, "expected": 30}],
         "explanation": "Reads both dates and subtracts them."
     })
 }
 
-/// The scripted model: concepts, code, and the chat's tool choice, by schema name; code
-/// revised when the request asks for a change.
+/// The model writing code: a plain answer with the module in a fence.
+fn writes_code(stub: &StubLlm, pick: fn(&str) -> &'static str) {
+    stub.set_chat_responder(move |body| {
+        let asked = body["messages"].to_string();
+        asked.contains("You write small Python 3 tools").then(|| {
+            Reply::text(
+                &format!("Here it is:\n```python\n{}```", pick(&asked)),
+                -0.1,
+            )
+        })
+    });
+}
+
+/// The scripted model: concepts, code, its notes and the chat's tool choice; code revised
+/// when the request asks for a change.
 fn script(stub: &StubLlm) {
     stub.set_structured_responder(|name, body| {
         let asked = body["messages"].to_string();
         Some(Reply::json(&match name {
             "tool_concept" if asked.contains("day_count") => concept("day_count"),
             "tool_concept" => concept("Days Between"),
-            "tool_code" if asked.contains("reversed") => code(DAYS_ABS),
-            "tool_code" => code(DAYS),
+            "tool_code_notes" => notes(),
             "tool_action" => json!({"tool": "days_between", "arguments": {"start": "2026-01-01", "end": "2026-03-01"}}),
             _ => return None,
         }))
+    });
+    writes_code(stub, |asked| {
+        if asked.contains("reversed") {
+            DAYS_ABS
+        } else {
+            DAYS
+        }
     });
     stub.set_default_chat(Reply::text("That is 59 days.", -0.05));
 }
@@ -85,6 +103,15 @@ fn react(event: &str, target: &str, key: &str, sender: &str) -> Incoming {
         target_event_id: target.into(),
         key: key.into(),
     }
+}
+
+/// Whether the model was asked for code.
+fn code_asked(stub: &StubLlm) -> bool {
+    stub.chat_requests().iter().any(|b| {
+        b["messages"]
+            .to_string()
+            .contains("You write small Python 3 tools")
+    })
 }
 
 /// Handles `incoming`; returns what the bot sent in answer (event id and text).
@@ -142,7 +169,7 @@ async fn a_tool_is_proposed_written_installed_used_and_removed_each_step_approve
             .await
             .is_empty()
     );
-    assert!(stub.structured_requests_named("tool_code").is_empty());
+    assert!(!code_asked(&stub));
 
     let (code_msg, text) = one(step(a, &out, react("$c1", &concept_msg, "✅", USER)).await);
     assert!(text.contains("Code for `days_between`"), "{text}");
@@ -312,7 +339,7 @@ async fn a_reply_revises_a_stage_and_approvals_are_bound_to_the_version_they_wer
             .await
             .is_empty()
     );
-    assert!(stub.structured_requests_named("tool_code").is_empty());
+    assert!(!code_asked(&stub));
     assert_eq!(stage(a, "days_between").await.1, 2);
 
     let (code1, _) = one(step(a, &out, react("$ok", &v2, "✅", USER)).await);
@@ -360,10 +387,14 @@ async fn the_scan_and_the_examples_tell_the_reviewer_what_is_wrong_and_bad_model
     stub.set_structured_responder(|name, _| {
         Some(Reply::json(&match name {
             "tool_concept" => concept("adder"),
-            "tool_code" => code("import os\nimport subprocess\n\ndef run(args):\n    f = open('/etc/hostname')\n    return eval('1+1') + ().__class__.__name__.__len__()\n"),
+            "tool_code_notes" => notes(),
             _ => return None,
         }))
     });
+    writes_code(
+        &stub,
+        |_| "import os\nimport subprocess\n\ndef run(args):\n    f = open('/etc/hostname')\n    return eval('1+1') + ().__class__.__name__.__len__()\n",
+    );
     let (core, out) = rig(&stub).await;
     let a = &core.assistant;
     let (p, _) = one(step(a, &out, message("$p", "!tools propose add numbers", None)).await);
@@ -394,4 +425,35 @@ async fn the_scan_and_the_examples_tell_the_reviewer_what_is_wrong_and_bad_model
         .await
         .unwrap();
     assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn code_without_run_is_explained_and_the_next_check_mark_tries_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stub = StubLlm::start().await;
+    script(&stub);
+    static TRIES: AtomicUsize = AtomicUsize::new(0);
+    // What the stack's model wrote when asked for code inside JSON: a signature and no run.
+    writes_code(&stub, |_| {
+        if TRIES.fetch_add(1, Ordering::SeqCst) == 0 {
+            "def date_difference(args):\n    pass\n"
+        } else {
+            DAYS
+        }
+    });
+    let (core, out) = rig(&stub).await;
+    let a = &core.assistant;
+    let (p, _) = one(step(a, &out, message("$p", "!tools propose count days", None)).await);
+    let (failed, text) = one(step(a, &out, react("$ok", &p, "✅", USER)).await);
+    assert!(
+        text.contains("was not usable (the code defines no function `run(args)`)")
+            && text.contains("React ✅ to try again"),
+        "{text}"
+    );
+    assert_eq!(stage(a, "days_between").await.0, "proposed");
+    let (_, text) = one(step(a, &out, react("$again", &failed, "✅", USER)).await);
+    assert!(
+        text.contains("Code for `days_between`") && text.contains(DAYS),
+        "{text}"
+    );
 }
