@@ -693,7 +693,7 @@ impl Assistant {
                 if ok {
                     String::new()
                 } else {
-                    format!(" (expected `{}`)", ex.expected)
+                    format!(" (the model expected `{}`)", ex.expected)
                 }
             ));
         }
