@@ -649,17 +649,7 @@ impl Assistant {
             }
             return Ok(false);
         }
-        let m = IncomingMessage {
-            event_id: p.event_id,
-            room_id: p.room_id,
-            sender: p.user_id,
-            body: p.body,
-            thread_root: p.thread_root,
-            in_reply_to: p.in_reply_to,
-            sent_at: p.sent_at,
-            // Only a room's first message reads this, and this one is stored already.
-            encrypted: true,
-        };
+        let m = incoming_of(&p);
         tracing::info!(id = p.id, "running a command the last stop cut off");
         self.run_command(p.id, command.expect("checked above"), &m)
             .await?;
@@ -684,5 +674,20 @@ impl Assistant {
             })
             .await
             .map_err(|e| anyhow::Error::new(e).context(format!("could not {what}")))
+    }
+}
+
+/// A stored message as the chat layer delivered it (to answer or rerun it).
+pub(crate) fn incoming_of(p: &store::messages::Pending) -> IncomingMessage {
+    IncomingMessage {
+        event_id: p.event_id.clone(),
+        room_id: p.room_id.clone(),
+        sender: p.user_id.clone(),
+        body: p.body.clone(),
+        thread_root: p.thread_root.clone(),
+        in_reply_to: p.in_reply_to.clone(),
+        sent_at: p.sent_at,
+        // Only a room's first message reads this, and this one is stored already.
+        encrypted: true,
     }
 }

@@ -176,6 +176,7 @@ impl Assistant {
         &self,
         m: &IncomingMessage,
         request: &str,
+        lead: Option<&str>,
     ) -> anyhow::Result<()> {
         if let Err(why) = self.sandbox().await {
             return self
@@ -215,10 +216,25 @@ impl Assistant {
                 )
                 .await;
         };
-        let event_id = self
-            .reply_returning_id(m, &present::concept_message(&tool))
-            .await?;
+        let text = match lead {
+            Some(lead) => format!("{lead}\n\n{}", present::concept_message(&tool)),
+            None => present::concept_message(&tool),
+        };
+        let event_id = self.reply_returning_id(m, &text).await?;
         self.ask(&tool, CONCEPT, &event_id).await
+    }
+
+    /// After a reply to a message a tool would do better (see [`crate::tools::gaps`]): a
+    /// proposal, once per need, and only when tools work here.
+    pub(crate) async fn offer_tool(&self, m: &IncomingMessage, need: &str, why: &str) {
+        let known = store::tools::exists_for_request(&self.db, &m.sender, need).await;
+        if !matches!(known, Ok(false)) || self.sandbox().await.is_err() {
+            return;
+        }
+        let lead = format!("{why} I can build a small tool for it, checked by you at each step:");
+        if let Err(e) = self.propose_tool(m, need, Some(&lead)).await {
+            tracing::warn!(error = format!("{e:#}"), "could not propose a tool");
+        }
     }
 
     /// A text reply to a tool's stage message: a new version of that stage.

@@ -434,6 +434,12 @@ impl Assistant {
             "replied"
         );
         self.learn_in_background(p, &record);
+        if parts.tool.is_none()
+            && let Some(crate::tools::gaps::Gap::Implicit { need, why }) =
+                crate::tools::gaps::detect(&p.body)
+        {
+            self.offer_tool(&super::incoming_of(p), need, why).await;
+        }
         Ok(())
     }
 

@@ -220,6 +220,16 @@ pub async fn remove(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
         > 0)
 }
 
+/// Whether the user has, or had, a tool proposed for `request` (at any stage, dropped and
+/// removed ones included): a need is proposed once.
+pub async fn exists_for_request(pool: &PgPool, user_id: &str, request: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tools WHERE user_id = $1 AND request = $2)")
+        .bind(user_id)
+        .bind(request)
+        .fetch_one(pool)
+        .await
+}
+
 pub async fn get(pool: &PgPool, user_id: &str, id: i64) -> sqlx::Result<Option<Tool>> {
     let row = sqlx::query(concat!(
         "SELECT ",

@@ -6,6 +6,7 @@
 pub mod call;
 pub mod concept;
 pub mod draft;
+pub mod gaps;
 pub mod present;
 pub mod probe;
 pub mod sandbox;

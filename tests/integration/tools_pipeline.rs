@@ -457,3 +457,66 @@ async fn code_without_run_is_explained_and_the_next_check_mark_tries_again() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn asking_for_a_tool_in_words_proposes_one_and_a_date_question_offers_one_once() {
+    let stub = StubLlm::start().await;
+    script(&stub);
+    let (core, out) = rig(&stub).await;
+    let a = &core.assistant;
+    let (_, text) = one(step(
+        a,
+        &out,
+        message(
+            "$ask",
+            "Can you make a tool that counts the days between two dates?",
+            None,
+        ),
+    )
+    .await);
+    assert!(
+        text.starts_with("🔧 **Tool proposal: `days_between`**"),
+        "{text}"
+    );
+    let asked = stub.structured_requests_named("tool_concept");
+    assert!(
+        asked[0]["messages"]
+            .to_string()
+            .contains("counts the days between two dates")
+    );
+    sqlx::query("DELETE FROM tools")
+        .execute(a.db())
+        .await
+        .unwrap();
+
+    // Implicit: answered as usual, then a proposal, once.
+    let sent = step(
+        a,
+        &out,
+        message(
+            "$q",
+            "How many days are between 2026-01-01 and 2026-03-01?",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert_eq!(sent[0].1, "That is 59 days.");
+    assert!(
+        sent[1].1.starts_with("Counting days between dates is easy for me to get wrong. I can build a small tool for it")
+            && sent[1].1.contains("Tool proposal: `days_between`"),
+        "{}",
+        sent[1].1
+    );
+    let sent = step(
+        a,
+        &out,
+        message(
+            "$q2",
+            "And how many days between 2026-03-01 and 2026-04-01?",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(sent.len(), 1, "one proposal per need: {sent:#?}");
+}

@@ -158,7 +158,13 @@ pub(crate) async fn for_message(
         return Ok(Some(c));
     }
     let Some(target) = in_reply_to else {
-        return Ok(None);
+        // "Can you make a tool that …": a proposal, like `!tools propose`.
+        return Ok(match crate::tools::gaps::detect(body) {
+            Some(crate::tools::gaps::Gap::Asked(what)) => Some(Command::Tools(Tools {
+                action: ToolsAction::Propose(what),
+            })),
+            _ => None,
+        });
     };
     let pending = crate::store::approvals::pending_for_event(db, target, sender).await?;
     Ok(pending

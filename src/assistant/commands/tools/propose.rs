@@ -5,5 +5,5 @@ use crate::assistant::Assistant;
 use crate::chat::IncomingMessage;
 
 pub(super) async fn run(a: &Assistant, m: &IncomingMessage, what: &str) -> anyhow::Result<()> {
-    a.propose_tool(m, what).await
+    a.propose_tool(m, what, None).await
 }
