@@ -11,6 +11,7 @@ pub mod memory_fixtures;
 pub mod night_fixtures;
 pub mod outbox;
 pub mod stub_llm;
+pub mod tools_fixtures;
 
 /// A variable the stack exports in `.stack/env`; panics with the fix when it is missing.
 pub fn stack_env(name: &str) -> String {
