@@ -93,7 +93,13 @@ async fn check_sandbox(report: &mut Report) {
         Ok(p) => report.pass(
             "sandbox",
             format!(
-                "a tool runs in bubblewrap without network or host files, and a fork bomb is cut ({} ms)",
+                "a tool runs in bubblewrap with seccomp without network or host files, and a fork bomb is cut; Landlock {} ({} ms)",
+                match p.landlock.as_str() {
+                    "full" => "enforced",
+                    "partial" => "partly enforced (an older kernel)",
+                    "none" => "not available in this kernel",
+                    _ => "off (no threeam binary found to apply it)",
+                },
                 p.millis
             ),
         ),

@@ -83,6 +83,12 @@ enum Tools {
         #[arg(long, default_value = "null")]
         input: String,
     },
+    /// Inside the sandbox only: apply the Landlock ruleset, then become PROGRAM.
+    #[command(hide = true)]
+    SandboxExec {
+        #[arg(trailing_var_arg = true, required = true)]
+        program: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,6 +159,15 @@ enum Bench {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Inside a tool's sandbox: no runtime, no logging, nothing but the ruleset and the exec.
+    if let Command::Tools {
+        what: Tools::SandboxExec { program },
+    } = &cli.command
+    {
+        let err = threeam::tools::landlock::exec(&program[0], &program[1..]);
+        eprintln!("sandbox-exec: {err}");
+        return ExitCode::from(126);
+    }
     init_tracing(matches!(cli.command, Command::Client(_)));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -263,6 +278,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Tools {
+            what: Tools::SandboxExec { .. },
+        } => unreachable!("handled before the runtime starts"),
         Command::Tools {
             what: Tools::SandboxRun { file, input },
         } => {

@@ -160,7 +160,11 @@ impl Assistant {
             .get_or_init(|| async {
                 let proven = crate::tools::probe::probe(Default::default()).await;
                 match &proven {
-                    Ok(p) => tracing::info!(ms = p.millis as u64, "the tool sandbox holds"),
+                    Ok(p) => tracing::info!(
+                        ms = p.millis as u64,
+                        landlock = %p.landlock,
+                        "the tool sandbox holds"
+                    ),
                     Err(why) => tracing::error!(%why, "tools are disabled"),
                 }
                 proven.map(|p| p.sandbox)

@@ -7,6 +7,7 @@ pub mod call;
 pub mod concept;
 pub mod draft;
 pub mod gaps;
+pub mod landlock;
 pub mod present;
 pub mod probe;
 pub mod sandbox;

@@ -2,7 +2,7 @@
 //! machine. It must return a value, find no network (a connect fails), see no host files
 //! (`/etc`, `/home`, the bot's working directory), and a fork bomb must be cut by the process
 //! limit. If any of that fails, tools stay disabled and `doctor` and `!tools` say why (fail
-//! closed).
+//! closed). Whether the Landlock layer is on is reported beside it ([`Proven::landlock`]).
 
 use serde_json::{Value, json};
 
@@ -30,6 +30,7 @@ def run(a):
     except OSError:
         pass
     out["forks_cut"] = n < 200
+    out["landlock"] = os.environ.get("LANDLOCK", "off")
     return out
 "#;
 
@@ -38,6 +39,9 @@ def run(a):
 pub struct Proven {
     pub sandbox: Sandbox,
     pub millis: u128,
+    /// How much of the Landlock layer the kernel enforced: `full`, `partial`, `none`, or
+    /// `off` (no `threeam` binary to apply it).
+    pub landlock: String,
 }
 
 /// Finds the sandbox and runs the probe; `Err` says in plain words why tools are disabled.
@@ -48,9 +52,14 @@ pub async fn probe(limits: Limits) -> Result<Proven, String> {
         .await
         .map_err(|e| e.to_string())?;
     judge(&run.outcome)?;
+    let landlock = match &run.outcome {
+        Outcome::Returned(v) => v["landlock"].as_str().unwrap_or("off").to_owned(),
+        _ => "off".to_owned(),
+    };
     Ok(Proven {
         sandbox,
         millis: run.duration.as_millis(),
+        landlock,
     })
 }
 

@@ -113,6 +113,8 @@ pub enum SandboxError {
 pub struct Sandbox {
     bwrap: PathBuf,
     python: PathBuf,
+    /// The `threeam` binary that applies Landlock inside ([`super::landlock`]), if found.
+    shim: Option<PathBuf>,
     pub limits: Limits,
 }
 
@@ -132,8 +134,14 @@ impl Sandbox {
         Ok(Sandbox {
             bwrap,
             python,
+            shim: shim(),
             limits,
         })
+    }
+
+    /// Whether runs go through the Landlock shim.
+    pub fn has_landlock_shim(&self) -> bool {
+        self.shim.is_some()
     }
 
     /// The bubblewrap arguments for a run with the tool's directory `tool_dir`.
@@ -187,6 +195,19 @@ impl Sandbox {
             "--ro-bind".into(),
             tool_dir.display().to_string(),
             "/tool".into(),
+        ]);
+        if let Some(shim) = &self.shim {
+            a.extend([
+                "--ro-bind".into(),
+                shim.display().to_string(),
+                super::landlock::SHIM_PATH.into(),
+                "--".into(),
+                super::landlock::SHIM_PATH.into(),
+                "tools".into(),
+                "sandbox-exec".into(),
+            ]);
+        }
+        a.extend([
             "--".into(),
             self.python.display().to_string(),
             "-I".into(),
@@ -309,6 +330,19 @@ impl Sandbox {
         let _ = child.wait().await;
         Ok(Run { outcome, duration })
     }
+}
+
+/// The `threeam` binary for the Landlock shim: this program when it is `threeam`, else the
+/// `threeam` beside it or one directory up (a test binary in `target/debug/deps`).
+fn shim() -> Option<PathBuf> {
+    let me = std::env::current_exe().ok()?;
+    if me.file_name().is_some_and(|n| n == "threeam") {
+        return Some(me);
+    }
+    let dir = me.parent()?;
+    [dir.join("threeam"), dir.parent()?.join("threeam")]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 /// What a finished run's exit status and output mean.

@@ -18,6 +18,13 @@ fn sandbox() -> Sandbox {
     .expect("bubblewrap and /usr/bin/python3 (run scripts/stack up as root)")
 }
 
+/// Whether this kernel offers Landlock (the shim then applies it to every run).
+fn kernel_has_landlock() -> bool {
+    // landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) returns the ABI.
+    // SAFETY: the version query reads no memory.
+    unsafe { libc::syscall(444, std::ptr::null::<u8>(), 0usize, 1u32) > 0 }
+}
+
 async fn run(code: &str, input: Value) -> Outcome {
     sandbox().run(code, &input).await.unwrap().outcome
 }
@@ -84,8 +91,11 @@ async fn nothing_of_the_bot_is_readable() {
                  except Exception as e:\n            \
                      seen[p] = type(e).__name__\n    \
              seen['env'] = dict(os.environ)\n    \
-             seen['listing'] = sorted(os.listdir('/'))\n    \
-             seen['procs'] = sorted(p for p in os.listdir('/proc') if p.isdigit())\n    \
+             try:\n        \
+                 seen['listing'] = sorted(os.listdir('/'))\n        \
+                 seen['procs'] = sorted(p for p in os.listdir('/proc') if p.isdigit())\n    \
+             except OSError as e:\n        \
+                 seen['listing'] = seen['procs'] = type(e).__name__\n    \
              return seen\n"
     );
     let seen = returned(&code).await.expect("it runs");
@@ -99,14 +109,27 @@ async fn nothing_of_the_bot_is_readable() {
     ] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
-    assert_eq!(seen["env"], json!({"LANG": "C.UTF-8", "PWD": "/tmp"}));
+    let landlock = kernel_has_landlock();
+    let mut env = json!({"LANG": "C.UTF-8", "PWD": "/tmp"});
+    if landlock {
+        env["LANDLOCK"] = json!("full");
+    }
+    assert_eq!(seen["env"], env);
     assert_eq!(seen[format!("{root}/.stack/secrets")], "FileNotFoundError");
-    // Only the sandbox's own processes: bubblewrap's init and the tool.
-    assert!(
-        seen["procs"].as_array().unwrap().len() <= 3,
-        "{}",
-        seen["procs"]
-    );
+    if landlock {
+        // Landlock allows /usr, /tool, /tmp and two devices: not /proc, not even `/`.
+        for p in ["/proc/1/environ", "/proc/self/environ", "/proc/1/cmdline"] {
+            assert_eq!(seen[p], "PermissionError", "{p}");
+        }
+        assert_eq!(seen["listing"], "PermissionError");
+    } else {
+        // Only the sandbox's own processes: bubblewrap's init and the tool.
+        assert!(
+            seen["procs"].as_array().unwrap().len() <= 3,
+            "{}",
+            seen["procs"]
+        );
+    }
 }
 
 #[tokio::test]
@@ -276,5 +299,30 @@ async fn the_seccomp_layer_refuses_sockets_ptrace_and_io_uring() {
             "io_uring_setup": [-1, "EPERM"],
             "unshare": [-1, "EPERM"],
         }))
+    );
+}
+
+#[tokio::test]
+async fn the_landlock_layer_holds_inside_the_namespaces() {
+    let code = "import os, socket\n\
+        def run(a):\n    \
+            out = {'landlock': os.environ.get('LANDLOCK', 'off')}\n    \
+            for name, f in [('proc', lambda: open('/proc/self/status').read(1)), ('root', lambda: os.listdir('/')),\n                    ('usr', lambda: open('/usr/lib/os-release').read(1)), ('tmp', lambda: open('/tmp/x', 'w').write('x')),\n                    ('devshm', lambda: open('/dev/shm/x', 'w').write('x')), ('signal_init', lambda: os.kill(1, 0))]:\n        \
+                try:\n            \
+                    f()\n            \
+                    out[name] = 'allowed'\n        \
+                except OSError as e:\n            \
+                    out[name] = type(e).__name__\n    \
+            return out\n";
+    let out = returned(code).await.expect("it runs");
+    if !kernel_has_landlock() {
+        assert_eq!(out["landlock"], "none", "{out}");
+        return;
+    }
+    assert_eq!(
+        out,
+        json!({"landlock": "full", "proc": "PermissionError", "root": "PermissionError",
+               "usr": "allowed", "tmp": "allowed", "devshm": "PermissionError",
+               "signal_init": "PermissionError"})
     );
 }
