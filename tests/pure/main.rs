@@ -7,4 +7,5 @@ mod common;
 mod architecture;
 mod behaviour_simulation;
 mod cluster;
+mod deploy_unit;
 mod search_path;
