@@ -110,6 +110,11 @@ enum Bench {
         #[arg(long)]
         extract: bool,
     },
+    /// The tool sandbox's start-up cost: a trivial tool against a bare `python3 -c pass`.
+    Tools {
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+    },
     /// The bot's own overhead per chat turn (event to first byte at the model server), p50/p95.
     Turn {
         #[arg(long, default_value_t = 300)]
@@ -258,6 +263,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("Failed checks:\n{failures}");
             }
             println!("{}", report.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Tools { runs },
+        } => {
+            let report = threeam::bench::tools::run(runs).await?;
+            println!("{}", report.table());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

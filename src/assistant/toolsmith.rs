@@ -92,6 +92,25 @@ pub struct UsedTool {
     pub line: String,
     /// The note the answer is written from.
     pub note: String,
+    /// The result as text, which the answer must carry.
+    pub result: String,
+}
+
+impl UsedTool {
+    /// The reply as it goes out: the model's words when they carry the tool's result, else
+    /// the result plainly. The stack's 0.5B model, given the result, still wrote its own
+    /// sum ("There are 9 days between …" under a tool that computed 286) in 2 of 2 tries.
+    pub fn settled(&self, reply: &str) -> Option<String> {
+        let words = reply.strip_prefix(&self.line).unwrap_or(reply);
+        if self.result.is_empty() || words.contains(&self.result) {
+            return None;
+        }
+        Some(format!(
+            "{}\n\nThe tool's answer: **{}**",
+            self.line,
+            present::clip(&self.result, 1500)
+        ))
+    }
 }
 
 impl Assistant {
@@ -144,7 +163,13 @@ impl Assistant {
         };
         tracing::info!(tool = %tool.name, ms = result.millis as u64, "a tool ran for a message");
         let text = result.text();
+        let plain = match &result.outcome {
+            Outcome::Returned(Value::String(s)) => s.clone(),
+            Outcome::Returned(v) => v.to_string(),
+            _ => String::new(),
+        };
         Some(UsedTool {
+            result: plain.trim().to_owned(),
             line: format!(
                 "🔧 *Ran your tool `{}` in the sandbox: `{}`*",
                 tool.name,
@@ -541,7 +566,14 @@ impl Assistant {
             return Ok(());
         };
         let c = concept_of(tool);
-        let written = self.write_draft(&c, revise, &tool.name).await;
+        // A ✅ after a failed attempt asks again: the same prompt at temperature 0 would
+        // give the same failure, so later attempts sample.
+        let tries = store::tools::approvals(&self.db, tool.id)
+            .await?
+            .iter()
+            .filter(|a| a.stage == "concept" && a.approved && a.version == tool.version)
+            .count();
+        let written = self.write_draft(&c, revise, &tool.name, tries > 1).await;
         let d = match written {
             Ok(d) => d,
             Err(text) if revise.is_none() => {
@@ -589,10 +621,11 @@ impl Assistant {
         c: &Concept,
         revise: Option<(&str, &str)>,
         name: &str,
+        sample: bool,
     ) -> Result<Draft, String> {
         let mut req = crate::llm::ChatRequest::new(draft::code_prompt(c, revise));
         req.max_tokens = Some(900);
-        req.temperature = Some(0.0);
+        req.temperature = Some(if sample { 0.7 } else { 0.0 });
         let answer = self
             .llm
             .chat(&req)
@@ -729,5 +762,26 @@ fn concept_of(t: &Tool) -> Concept {
         description: t.description.clone(),
         parameters: t.parameters.clone(),
         example: t.example.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_that_drops_the_tools_result_is_replaced_by_the_result() {
+        let used = UsedTool {
+            line: "🔧 *Ran your tool `days` in the sandbox: `286`*".into(),
+            note: String::new(),
+            result: "286".into(),
+        };
+        let ok = format!("{}\n\nThere are 286 days between them.", used.line);
+        assert_eq!(used.settled(&ok), None);
+        let wrong = format!("{}\n\nThere are 9 days between them.", used.line);
+        assert_eq!(
+            used.settled(&wrong).unwrap(),
+            format!("{}\n\nThe tool's answer: **286**", used.line)
+        );
     }
 }

@@ -415,6 +415,10 @@ impl Assistant {
             )
             .await?;
         let guard_action = settle(&mut shown, &generated, &guard, &p.body);
+        if let Some(fixed) = parts.tool.as_ref().and_then(|t| t.settled(&shown.current)) {
+            tracing::info!(event_id = %p.event_id, "the answer did not carry the tool's result; the result is given plainly");
+            shown.current = fixed;
+        }
         self.flush(p, &mut shown, reply_to.as_deref(), true).await?;
 
         let record = reply_record(p, &inp, shown, &generated, &gate, guard_action, started);

@@ -9,6 +9,7 @@ pub mod night;
 pub mod recorder;
 pub mod retrieval;
 pub mod stub_llm;
+pub mod tools;
 pub mod turn;
 
 pub(crate) use crate::db::TempDatabase;

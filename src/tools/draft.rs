@@ -92,12 +92,22 @@ impl Draft {
         if self.code.len() > CODE_BYTES {
             return Err(DraftError::TooLong);
         }
-        if !self
-            .code
-            .lines()
-            .any(|l| l.starts_with("def run(") || l.starts_with("async def run("))
-        {
-            return Err(DraftError::NoRun);
+        if !self.code.lines().any(|l| l.starts_with("def run(")) {
+            // A small model often names the function after the tool: its only top-level
+            // function becomes the entry point, in a line the reviewer sees.
+            let defs: Vec<&str> = self
+                .code
+                .lines()
+                .filter_map(|l| l.strip_prefix("def "))
+                .filter_map(|l| l.split_once('(').map(|(name, _)| name.trim()))
+                .collect();
+            match defs.as_slice() {
+                [only] if !only.is_empty() => {
+                    self.code
+                        .push_str(&format!("\n# The tool's entry point.\nrun = {only}\n"));
+                }
+                _ => return Err(DraftError::NoRun),
+            }
         }
         if let (Some(input), Some(expected)) = (
             concept.example.get("input"),
@@ -242,12 +252,30 @@ mod tests {
         assert_eq!(d.examples.len(), 2);
         assert_eq!(d.examples[0].expected, json!(5));
         assert_eq!(d.explanation, "Adds a and b.");
+        let named = Draft {
+            code: "def add_numbers(args):\n    return args['a'] + args['b']\n".into(),
+            examples: vec![],
+            explanation: String::new(),
+        }
+        .checked(&concept())
+        .unwrap();
+        assert!(
+            named
+                .code
+                .ends_with("\n\n# The tool's entry point.\nrun = add_numbers\n")
+        );
         let no_run = Draft {
-            code: "def main(args):\n    pass\n".into(),
+            code: "def main(args):\n    pass\n\ndef helper(x):\n    pass\n".into(),
             examples: vec![],
             explanation: String::new(),
         };
         assert_eq!(no_run.checked(&concept()), Err(DraftError::NoRun));
+        let nothing = Draft {
+            code: "x = 1\n".into(),
+            examples: vec![],
+            explanation: String::new(),
+        };
+        assert_eq!(nothing.checked(&concept()), Err(DraftError::NoRun));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A self-made tool on the real homeserver, in an encrypted DM: proposed, its code shown,
 //! installed, each step approved by the owner's ✅ reaction from a Matrix client; then used
-//! by a chat message. The model is the scripted stub (the same steps with the stack's model
+//! by a chat message after a restart. The model is the scripted stub (the same steps with the stack's model
 //! are in the README's trial).
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use crate::common::tools_fixtures::{DAYS, script};
 const T: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_check_marks_install_a_tool_that_a_later_message_uses() {
+async fn three_check_marks_install_a_tool_that_a_message_after_a_restart_uses() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     script(&rig.llm);
@@ -57,6 +57,9 @@ async fn three_check_marks_install_a_tool_that_a_later_message_uses() {
         .await
         .unwrap();
 
+    // A restart keeps the tool: it lives in the database, not in the process.
+    rig.stop().await;
+    rig.start().await;
     let q = human
         .send(
             &room,

@@ -379,7 +379,7 @@ async fn code_without_run_is_explained_and_the_next_check_mark_tries_again() {
     // What the stack's model wrote when asked for code inside JSON: a signature and no run.
     writes_code(&stub, |_| {
         if TRIES.fetch_add(1, Ordering::SeqCst) == 0 {
-            "def date_difference(args):\n    pass\n"
+            "def date_difference(args):\n    pass\n\ndef helper(x):\n    pass\n"
         } else {
             DAYS
         }

@@ -326,3 +326,11 @@ async fn the_landlock_layer_holds_inside_the_namespaces() {
                "signal_init": "PermissionError"})
     );
 }
+
+#[tokio::test]
+async fn the_tools_benchmark_runs_at_a_small_size() {
+    let r = threeam::bench::tools::run(3).await.unwrap();
+    assert_eq!(r.runs, 3);
+    assert!(r.bare.0 > 0.0 && r.sandboxed.0 > 0.0, "{r:?}");
+    assert!(r.table().contains("trivial tool in the sandbox"));
+}

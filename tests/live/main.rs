@@ -9,3 +9,4 @@ mod conversation_live;
 mod live_model;
 mod memory_bench;
 mod night_live;
+mod tools_live;
