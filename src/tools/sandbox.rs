@@ -134,7 +134,7 @@ impl Sandbox {
         Ok(Sandbox {
             bwrap,
             python,
-            shim: shim(),
+            shim: shim().and_then(reachable),
             limits,
         })
     }
@@ -343,6 +343,44 @@ fn shim() -> Option<PathBuf> {
     [dir.join("threeam"), dir.parent()?.join("threeam")]
         .into_iter()
         .find(|p| p.is_file())
+}
+
+/// The shim where the sandbox's user can reach it. A bot running as root starts the sandbox
+/// as `nobody`, who cannot enter a checkout under `/root`: the binary is then copied once
+/// into a directory of its own that anyone may read (measured: bubblewrap refused the path
+/// with "Permission denied", and binding it by descriptor fails the same way).
+fn reachable(shim: PathBuf) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || open_to_all(&shim) {
+        return Some(shim);
+    }
+    static COPY: std::sync::OnceLock<Option<(tempfile::TempDir, PathBuf)>> =
+        std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("threeam-shim-")
+            .tempdir()
+            .ok()?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).ok()?;
+        let copy = dir.path().join("threeam");
+        std::fs::copy(&shim, &copy).ok()?;
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).ok()?;
+        Some((dir, copy))
+    })
+    .as_ref()
+    .map(|(_, copy)| copy.clone())
+}
+
+/// Whether anyone may execute `path` and enter every directory above it.
+fn open_to_all(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0)
+    };
+    mode(path) & 0o001 != 0 && path.ancestors().skip(1).all(|d| mode(d) & 0o001 != 0)
 }
 
 /// What a finished run's exit status and output mean.

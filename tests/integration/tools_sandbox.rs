@@ -334,3 +334,38 @@ async fn the_tools_benchmark_runs_at_a_small_size() {
     assert!(r.bare.0 > 0.0 && r.sandboxed.0 > 0.0, "{r:?}");
     assert!(r.table().contains("trivial tool in the sandbox"));
 }
+
+#[tokio::test]
+async fn the_landlock_shim_works_from_a_directory_the_sandbox_user_cannot_enter() {
+    // A checkout under /root, say: the sandbox runs as `nobody` when the bot is root, and
+    // bubblewrap binds the binary by descriptor, not by path.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let bin = dir.path().join("threeam");
+    std::fs::copy(env!("CARGO_BIN_EXE_threeam"), &bin).unwrap();
+    let tool = dir.path().join("tool.py");
+    std::fs::write(
+        &tool,
+        "import os\ndef run(a):\n    return os.environ.get('LANDLOCK', 'off')\n",
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(&bin)
+        .args(["tools", "sandbox-run"])
+        .arg(&tool)
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    let want = if kernel_has_landlock() {
+        "\"full\""
+    } else {
+        "\"none\""
+    };
+    assert_eq!(
+        said.trim(),
+        want,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

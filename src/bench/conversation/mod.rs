@@ -196,7 +196,10 @@ async fn play(
                 earlier_replies: &earlier_replies,
                 known_names: &names,
                 hidden: &[],
-                memories: &remembered,
+                // Judged as the guard judges facts that are not in the prompt (the scorer
+                // does not know which were retrieved): three shared words.
+                memories: &[],
+                background: &remembered,
                 small_talk: crate::gate::rules::classify(&turn.say)
                     == Some(crate::gate::rules::TextRule::SmallTalk),
             })
