@@ -101,8 +101,6 @@ pub struct Guard {
     /// What memory says about the user: each remembered fact's content words ("The user
     /// lives in Pune, India." → lives, pune, india).
     memory_claims: Vec<HashSet<String>>,
-    /// The same for the user's other live facts (three shared words needed).
-    background_claims: Vec<HashSet<String>>,
     /// What the user says they are, in one word ("im vegitarian" → vegitarian): the reply
     /// may not say "I'm vegetarian".
     identities: HashSet<String>,
@@ -132,10 +130,6 @@ pub struct GuardInput<'a> {
     /// The memories this turn's prompt holds about the user, as stored ("The user lives in
     /// Pune."): a reply may say them to the user, never as its own.
     pub memories: &'a [&'a str],
-    /// The user's other live facts, not in this turn's prompt: a reply that claims three
-    /// content words of one as its own speaks as the user too (two would catch "I'd suggest
-    /// hiking in the mountains" against "The user likes hiking in the mountains").
-    pub background: &'a [&'a str],
     /// The message is small talk ("Good morning!", "thanks"): the same reply as last time is
     /// fine; repetition is the same reply to a different message.
     pub small_talk: bool,
@@ -206,12 +200,7 @@ impl Guard {
                 g.memory_claims.push(claim);
             }
         }
-        for fact in input.background {
-            let claim = fact_claim(fact);
-            if claim.len() >= 3 {
-                g.background_claims.push(claim);
-            }
-        }
+
         for name in input.known_names {
             for w in words(name) {
                 if w.chars().count() >= 2 && !is_stop_word(&w) {
@@ -374,9 +363,7 @@ impl Guard {
                         .filter(|x| rest.iter().any(|m| close(x, m)))
                         .count()
                 };
-                if self.memory_claims.iter().any(|c| from_memory(c) >= 2)
-                    || self.background_claims.iter().any(|c| from_memory(c) >= 3)
-                {
+                if self.memory_claims.iter().any(|c| from_memory(c) >= 2) {
                     let end = (i + 1 + CLAIM_WINDOW).min(clause.len());
                     return Some(clause[i..end].join(" "));
                 }
@@ -591,7 +578,6 @@ mod tests {
                 "Your previous reply was not used because it repeated the user's words or spoke as the user.",
             ],
             memories: &[],
-            background: &[],
             small_talk: false,
         })
     }
@@ -639,27 +625,6 @@ mod tests {
         ] {
             assert_eq!(g.check(reply), None, "{reply}");
         }
-    }
-
-    #[test]
-    fn facts_outside_the_prompt_need_three_shared_words() {
-        let g = Guard::new(&GuardInput {
-            message: "where do i work now",
-            background: &[
-                "The user joined Google as a backend developer.",
-                "The user likes hiking in the mountains.",
-            ],
-            ..Default::default()
-        });
-        assert!(matches!(
-            // Measured with the stack's model (2026-12-01).
-            g.check("I am currently working as a Google Backend Developer at Infosys."),
-            Some(Flaw::Impersonation { .. })
-        ));
-        assert_eq!(
-            g.check("I'd suggest hiking in the mountains this weekend."),
-            None
-        );
     }
 
     #[test]

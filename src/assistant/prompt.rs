@@ -194,7 +194,6 @@ pub fn conversation(history: &[Turn], start: usize) -> Vec<Turn> {
                     known_names: &[],
                     hidden: &[],
                     memories: &[],
-                    background: &[],
                     small_talk: false,
                 });
                 if guard.check(&t.text).is_some() {

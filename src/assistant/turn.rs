@@ -44,8 +44,6 @@ const HISTORY_MESSAGES: i64 = 200;
 const MEMORIES: usize = 6;
 /// Memories in every system prompt at most (see [`crate::memory::pinned`]).
 const PINNED: i64 = 8;
-/// Live facts the guard checks a reply against, newest first.
-const GUARD_FACTS: i64 = 300;
 /// New generations after the guard rules a reply out, before the fallback.
 pub const REGENERATIONS: u32 = 2;
 
@@ -104,10 +102,6 @@ struct Inputs {
     retrieved: crate::memory::Retrieved,
     /// Facts for every prompt ([`crate::memory::pinned`]).
     pinned: Vec<String>,
-    /// The newest live facts, retrieved or not, for the guard: a reply may not claim them as
-    /// its own (measured: "I am currently working as a Google Backend Developer" when the
-    /// retrieved facts held only the old employer).
-    known: Vec<String>,
     profile: crate::behaviour::BehaviourProfile,
     follows_conversation: bool,
     clarified: bool,
@@ -304,12 +298,6 @@ impl Assistant {
                 tracing::warn!(error = %e, "could not read the pinned memories");
                 Vec::new()
             });
-        let known = crate::memory::live_texts(&self.db, &p.user_id, GUARD_FACTS)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "could not read the facts for the guard");
-                Vec::new()
-            });
         let profile = self
             .with_db_retry("read the behaviour profile", || {
                 crate::behaviour::store::current_profile(&self.db, &p.user_id)
@@ -328,7 +316,6 @@ impl Assistant {
             now,
             retrieved,
             pinned,
-            known,
             profile,
             follows_conversation,
             clarified,
@@ -667,12 +654,7 @@ impl Assistant {
             .map(|f| f.fact.text.as_str())
             .chain(inp.pinned.iter().map(String::as_str))
             .collect();
-        let background: Vec<&str> = inp
-            .known
-            .iter()
-            .map(String::as_str)
-            .filter(|k| !memories.contains(k))
-            .collect();
+
         Guard::new(&GuardInput {
             earlier_messages: &earlier_messages,
             message: &p.body,
@@ -680,7 +662,6 @@ impl Assistant {
             known_names: &known,
             hidden: &hidden,
             memories: &memories,
-            background: &background,
             small_talk: crate::gate::rules::classify(&p.body)
                 == Some(crate::gate::rules::TextRule::SmallTalk),
         })

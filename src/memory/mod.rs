@@ -50,6 +50,4 @@ pub use retrieve::{
     RetrieveOptions, Retrieved, ScoredFact, pinned, record_facts_used, retrieve,
     retrieve_with_vector,
 };
-pub use store::{
-    MERGE_SIMILARITY, StoreOutcome, get_fact, live_count, live_texts, profile, store_facts,
-};
+pub use store::{MERGE_SIMILARITY, StoreOutcome, get_fact, live_count, profile, store_facts};

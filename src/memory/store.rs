@@ -376,22 +376,6 @@ pub async fn get_fact(pool: &PgPool, user_id: &str, id: i64) -> Result<Option<Fa
     Ok(row.as_ref().map(fact_from_row).transpose()?)
 }
 
-/// The text of the user's newest live facts, at most `limit` (what a reply must not claim
-/// as its own, see [`crate::assistant::guard`]).
-pub async fn live_texts(
-    pool: &PgPool,
-    user_id: &str,
-    limit: i64,
-) -> Result<Vec<String>, MemoryError> {
-    Ok(sqlx::query_scalar(
-        "SELECT text FROM live_facts WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
-    )
-    .bind(user_id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
-}
-
 /// How many live facts the user has.
 pub async fn live_count(pool: &PgPool, user_id: &str) -> Result<i64, MemoryError> {
     Ok(sqlx::query_scalar(

@@ -148,12 +148,6 @@ async fn play(
         for (t, turn) in day.turns.iter().enumerate() {
             let event_id = format!("$bench-{}-d{d}-t{t}", p.name.to_lowercase());
             let facts_before = crate::memory::live_count(pool, &user).await? as usize;
-            // What memory held before the turn: a reply that claims it as its own speaks as
-            // the user (what the turn itself teaches is judged by the user's own words).
-            let remembered_before: Vec<String> = facts(&crate::memory::export(pool, &user).await?)
-                .filter(|f| f.live)
-                .map(|f| f.text)
-                .collect();
             let exchanges_before = transcript.read.len();
             let t0 = Instant::now();
             assistant
@@ -189,17 +183,15 @@ async fn play(
 
             let earlier_messages: Vec<&str> = transcript.said.iter().map(String::as_str).collect();
             let earlier_replies: Vec<&str> = transcript.read.iter().map(String::as_str).collect();
-            let remembered: Vec<&str> = remembered_before.iter().map(String::as_str).collect();
             let flaw = Guard::new(&GuardInput {
                 earlier_messages: &earlier_messages,
                 message: &turn.say,
                 earlier_replies: &earlier_replies,
                 known_names: &names,
                 hidden: &[],
-                // Judged as the guard judges facts that are not in the prompt (the scorer
-                // does not know which were retrieved): three shared words.
+                // Impersonation is judged on what the user said, not on memory: the scorer
+                // does not know which facts were in the prompt (see the README).
                 memories: &[],
-                background: &remembered,
                 small_talk: crate::gate::rules::classify(&turn.say)
                     == Some(crate::gate::rules::TextRule::SmallTalk),
             })
