@@ -161,6 +161,11 @@ impl Assistant {
                 return None;
             }
         };
+        if !matches!(result.outcome, Outcome::Returned(_)) {
+            // Logged in tool_runs; the answer goes on without it.
+            tracing::info!(tool = %tool.name, "a tool failed for a message; answering without it");
+            return None;
+        }
         tracing::info!(tool = %tool.name, ms = result.millis as u64, "a tool ran for a message");
         let text = result.text();
         let plain = match &result.outcome {

@@ -88,7 +88,7 @@ impl Draft {
     /// The draft with code fences stripped, the concept's example first among the examples
     /// (it is what the owner approved), and the explanation in one paragraph.
     pub fn checked(mut self, concept: &Concept) -> Result<Self, DraftError> {
-        self.code = extract_code(&self.code);
+        self.code = without_demo(&extract_code(&self.code));
         if self.code.len() > CODE_BYTES {
             return Err(DraftError::TooLong);
         }
@@ -139,6 +139,27 @@ impl Draft {
 /// The code's SHA-256, hex: what an approval is bound to.
 pub fn code_hash(code: &str) -> String {
     hex::encode(sha2::Sha256::digest(code.as_bytes()))
+}
+
+/// The module without the demonstration a model likes to add at its end: top-level
+/// `print(…)` lines and an `if __name__ == "__main__":` block. Measured: the stack's model
+/// ended a module with `print(run({…}))`, which ran (and failed) when the tool was imported.
+pub fn without_demo(code: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_main = false;
+    for line in code.lines() {
+        let top = !line.starts_with([' ', '\t']) && !line.trim().is_empty();
+        if top {
+            in_main = line.starts_with("if __name__");
+        }
+        if in_main || (top && line.starts_with("print(")) {
+            continue;
+        }
+        out.push(line);
+    }
+    let mut s = out.join("\n").trim_end().to_owned();
+    s.push('\n');
+    s
 }
 
 /// Whether a run's result is the example's expected one: equal as JSON, numbers within a
@@ -293,6 +314,15 @@ mod tests {
             &json!({"a": 1, "b": 2}),
             &json!({"a": 1})
         ));
+    }
+
+    #[test]
+    fn a_demonstration_at_the_end_of_the_module_goes() {
+        let code = "import datetime\n\ndef f(args):\n    print('x')\n    return 1\n\n# Example usage:\nprint(f({}))\n\nif __name__ == \"__main__\":\n    f({})\n    print('done')\n";
+        assert_eq!(
+            without_demo(code),
+            "import datetime\n\ndef f(args):\n    print('x')\n    return 1\n\n# Example usage:\n"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The fixed harness: reads the arguments, calls the tool's `run`, prints the result as JSON.
+/// The result is the last line: what the tool itself prints comes before it (and counts
+/// towards the output cap), so a stray `print` cannot spoil the result.
 /// A tool's exception is reported as its error, with the exception's type and message only.
 /// The process limit is set here, inside the sandbox, before the tool is imported: the kernel
 /// then counts it within the sandbox's user namespace. Set on bubblewrap instead, it would
@@ -39,7 +41,7 @@ try:
     out = {"ok": result}
 except BaseException as e:
     out = {"error": type(e).__name__ + ": " + str(e)[:500]}
-sys.stdout.write(json.dumps(out))
+sys.stdout.write("\n" + json.dumps(out))
 "#;
 
 /// The descriptor bubblewrap reads the seccomp program from.
@@ -403,7 +405,11 @@ fn judge(status: std::process::ExitStatus, out: &[u8], limits: &Limits, stderr: 
             s => format!("it was stopped by signal {s}"),
         });
     }
-    match serde_json::from_slice::<Value>(out) {
+    let last = out
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(out, |i| &out[i + 1..]);
+    match serde_json::from_slice::<Value>(last) {
         Ok(Value::Object(mut m)) if m.contains_key("ok") => {
             Outcome::Returned(m.remove("ok").unwrap_or(Value::Null))
         }

@@ -350,12 +350,23 @@ async fn the_landlock_shim_works_from_a_directory_the_sandbox_user_cannot_enter(
         "import os\ndef run(a):\n    return os.environ.get('LANDLOCK', 'off')\n",
     )
     .unwrap();
-    let out = tokio::process::Command::new(&bin)
-        .args(["tools", "sandbox-run"])
-        .arg(&tool)
-        .output()
-        .await
-        .unwrap();
+    // A fork elsewhere in this test process may briefly hold the copy's write descriptor
+    // ("Text file busy"): try again for a moment.
+    let mut tries = 0;
+    let out = loop {
+        match tokio::process::Command::new(&bin)
+            .args(["tools", "sandbox-run"])
+            .arg(&tool)
+            .output()
+            .await
+        {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
     let said = String::from_utf8_lossy(&out.stdout);
     let want = if kernel_has_landlock() {
         "\"full\""
@@ -368,4 +379,14 @@ async fn the_landlock_shim_works_from_a_directory_the_sandbox_user_cannot_enter(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn what_a_tool_prints_does_not_spoil_its_result() {
+    let out = run(
+        "print('loading')\ndef run(args):\n    print('working on', args)\n    return args['x'] * 2\n",
+        json!({"x": 21}),
+    )
+    .await;
+    assert_eq!(out, Outcome::Returned(json!(42)));
 }
