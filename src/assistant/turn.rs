@@ -68,6 +68,9 @@ const DOWN_NOTICE: &str = "My model server isn't answering right now. I've kept 
 
 /// Told to the model after the guard ruled its reply out.
 const CORRECTION: &str = "Your previous reply was not used because it repeated the user's words or spoke as the user. Reply again to the user's last message, briefly and in your own words.";
+/// The note after a reply that spoke as the user: which words to use instead. The first
+/// note alone left the small model in the first person ("I live in Pune") on most retries.
+const CORRECTION_PERSON: &str = "Your previous reply was not used because it spoke as if you were the user. You are the assistant. Talk to the user about their life with \"you\" and \"your\", never \"I\" or \"my\". Reply again to the user's last message, briefly.";
 
 /// What the user reads when every generation was ruled out: a statement is acknowledged
 /// (realtime memory reads it anyway), a question is asked again. Several wordings, so the
@@ -493,7 +496,7 @@ impl Assistant {
             {
                 plan = Some(self.carry_out(p, d, shown, gate, reply_to).await?);
             }
-            let messages = self.messages(inp, parts, plan.as_ref(), regenerations);
+            let messages = self.messages(inp, parts, plan.as_ref(), regenerations, caught.as_ref());
             let asking = plan.as_ref().is_some_and(|pl| pl.action == GateAction::Ask);
             let req = answer_request(messages, &p.event_id, regenerations, asking);
             let preface = plan.as_ref().and_then(|pl| pl.preface);
@@ -570,6 +573,7 @@ impl Assistant {
         parts: &Parts,
         plan: Option<&gate_step::GatePlan>,
         regenerations: u32,
+        caught: Option<&Flaw>,
     ) -> Vec<ChatMessage> {
         let memories: Vec<&str> = parts.memories.iter().map(String::as_str).collect();
         let mut sections: Vec<String> = plan.map(|pl| pl.sections.clone()).unwrap_or_default();
@@ -577,7 +581,14 @@ impl Assistant {
             sections.push(tool.note.clone());
         }
         if regenerations > 0 {
-            sections.push(CORRECTION.to_owned());
+            sections.push(
+                if matches!(caught, Some(Flaw::Impersonation { .. })) {
+                    CORRECTION_PERSON
+                } else {
+                    CORRECTION
+                }
+                .to_owned(),
+            );
         }
         let notes = prompt::notes(
             inp.now,
@@ -645,7 +656,7 @@ impl Assistant {
                 sections: &[],
             },
         );
-        let mut hidden: Vec<&str> = vec![&rules, &notes_header, CORRECTION];
+        let mut hidden: Vec<&str> = vec![&rules, &notes_header, CORRECTION, CORRECTION_PERSON];
         hidden.extend(gate_step::instructions());
         let memories: Vec<&str> = inp
             .retrieved

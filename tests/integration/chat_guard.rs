@@ -106,6 +106,10 @@ async fn an_impersonating_reply_is_never_shown_and_is_generated_again() {
         .unwrap()
         .to_owned();
     assert!(notes.contains("was not used"), "a corrective note: {notes}");
+    assert!(
+        notes.contains("spoke as if you were the user") && notes.contains("\"you\" and \"your\""),
+        "the note for speaking as the user says which words to use: {notes}"
+    );
     assert!(reqs[1]["temperature"].as_f64().unwrap() > reqs[0]["temperature"].as_f64().unwrap());
 }
 
