@@ -578,7 +578,11 @@ impl Assistant {
             .iter()
             .filter(|a| a.stage == "concept" && a.approved && a.version == tool.version)
             .count();
-        let written = self.write_draft(&c, revise, &tool.name, tries > 1).await;
+        // A revision samples too: at temperature 0 the stack's model gave back the same code
+        // for "It fails: … Return a list of dicts" (measured).
+        let written = self
+            .write_draft(&c, revise, &tool.name, tries > 1 || revise.is_some())
+            .await;
         let d = match written {
             Ok(d) => d,
             Err(text) if revise.is_none() => {
@@ -595,6 +599,14 @@ impl Assistant {
             }
         };
         let hash = draft::code_hash(&d.code);
+        if revise.is_some() && tool.code_hash.as_deref() == Some(hash.as_str()) {
+            say(format!(
+                "The model wrote the same code for `{}` again, so nothing changed. Reply to the code with the change in other words, or react ✅ to go on with it.",
+                tool.name
+            ))
+            .await?;
+            return Ok(());
+        }
         let (scan_report, example_report) = self.check_code(sandbox, &d.code, &d.examples).await;
         let examples = serde_json::to_value(&d.examples)?;
         let new = store::tools::NewCode {
