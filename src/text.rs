@@ -34,6 +34,14 @@ pub fn word_spans(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// `text` cut to its first `max` characters, with "…" when something was cut.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
 /// Whether two (lower-case) words are the same word for our purposes: see the module docs.
 pub fn close(a: &str, b: &str) -> bool {
     if a == b {
@@ -355,6 +363,13 @@ mod tests {
         );
         assert_eq!(words("Samuel O'Brien"), vec!["samuel", "obrien"]);
         assert_eq!(words("Ich heiße Lena"), vec!["ich", "heiße", "lena"]);
+    }
+
+    #[test]
+    fn clipping_counts_characters_and_marks_the_cut() {
+        assert_eq!(clip("héllo", 5), "héllo");
+        assert_eq!(clip("héllo world", 5), "héllo…");
+        assert_eq!(clip("", 3), "");
     }
 
     #[test]

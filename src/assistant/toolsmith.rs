@@ -77,11 +77,16 @@ pub struct ToolResult {
 impl ToolResult {
     /// The result in one line: the value as JSON, or what went wrong.
     pub fn text(&self) -> String {
-        match &self.outcome {
-            Outcome::Returned(v) => v.to_string(),
-            Outcome::Raised(e) => format!("error: {e}"),
-            Outcome::Stopped(why) => format!("stopped by the sandbox: {why}"),
-        }
+        outcome_text(&self.outcome)
+    }
+}
+
+/// A run's outcome in one line: the value as JSON, or what went wrong.
+fn outcome_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Returned(v) => v.to_string(),
+        Outcome::Raised(e) => format!("error: {e}"),
+        Outcome::Stopped(why) => format!("stopped by the sandbox: {why}"),
     }
 }
 
@@ -108,7 +113,7 @@ impl UsedTool {
         Some(format!(
             "{}\n\nThe tool's answer: **{}**",
             self.line,
-            present::clip(&self.result, 1500)
+            crate::text::clip(&self.result, 1500)
         ))
     }
 }
@@ -178,7 +183,7 @@ impl Assistant {
             line: format!(
                 "🔧 *Ran your tool `{}` in the sandbox: `{}`*",
                 tool.name,
-                present::clip(&text, 200)
+                crate::text::clip(&text, 200)
             ),
             note: call::result_note(&tool.name, &action.arguments, &text),
         })
@@ -473,7 +478,7 @@ impl Assistant {
             &tool.user_id,
             tool.id,
             input,
-            &present::clip(&result.text(), 4000),
+            &crate::text::clip(&result.text(), 4000),
             status,
             result.millis.min(i32::MAX as u128) as i32,
             origin,
@@ -729,14 +734,7 @@ impl Assistant {
                     Ok(f) => scan::report(&f),
                     Err(e) => format!("the scan gave no usable answer ({e})"),
                 },
-                other => format!(
-                    "the scan could not finish ({})",
-                    ToolResult {
-                        outcome: other,
-                        millis: 0
-                    }
-                    .text()
-                ),
+                other => format!("the scan could not finish ({})", outcome_text(&other)),
             },
             Err(e) => format!("the scan could not run ({e})"),
         };
@@ -744,22 +742,17 @@ impl Assistant {
         let mut passed = 0;
         for ex in examples {
             let got = match sandbox.run(code, &ex.input).await {
-                Ok(run) => ToolResult {
-                    outcome: run.outcome,
-                    millis: run.duration.as_millis(),
-                },
-                Err(e) => ToolResult {
-                    outcome: Outcome::Stopped(e.to_string()),
-                    millis: 0,
-                },
+                Ok(run) => run.outcome,
+                Err(e) => Outcome::Stopped(e.to_string()),
             };
-            let ok = matches!(&got.outcome, Outcome::Returned(v) if draft::matches_expected(v, &ex.expected));
+            let ok =
+                matches!(&got, Outcome::Returned(v) if draft::matches_expected(v, &ex.expected));
             passed += usize::from(ok);
             lines.push(format!(
                 "- {} `run({})` → `{}`{}",
                 if ok { "✓" } else { "✗" },
                 ex.input,
-                present::clip(&got.text(), 200),
+                crate::text::clip(&outcome_text(&got), 200),
                 if ok {
                     String::new()
                 } else {

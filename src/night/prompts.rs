@@ -40,8 +40,8 @@ pub fn transcript(exchanges: &[Exchange]) -> String {
         s.push_str(&format!(
             "[{}] User: {}\n    Assistant: {}\n",
             i + 1,
-            clip(&normalize_text(&e.user), 600),
-            clip(&normalize_text(&e.reply), 300)
+            crate::text::clip(&normalize_text(&e.user), 600),
+            crate::text::clip(&normalize_text(&e.reply), 300)
         ));
     }
     s
@@ -301,13 +301,6 @@ pub fn limit_words(text: &str, max: usize) -> String {
         .take(max)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -92,11 +92,6 @@ impl Concept {
         }
         Ok(self)
     }
-
-    /// The parameters in a line: "`start` (string): the first date; `end` (string)".
-    pub fn parameter_line(&self) -> String {
-        parameter_line(&self.parameters)
-    }
 }
 
 /// A schema's parameters in one line.
@@ -200,7 +195,7 @@ mod tests {
         assert_eq!(c.name, "days_between");
         assert_eq!(c.description, "Counts the days between two dates.");
         assert_eq!(
-            c.parameter_line(),
+            parameter_line(&c.parameters),
             "`end` (string); `start` (string): first date, YYYY-MM-DD"
         );
         let mut bad = concept();

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::concept::parameter_line;
 use crate::store::tools::{ApprovalRecord, RunRecord, Tool};
+use crate::text::clip;
 
 /// The first characters of a code hash, as shown.
 pub fn short_hash(hash: &str) -> &str {
@@ -192,14 +193,6 @@ pub fn stage_name(stage: &str) -> &'static str {
         "remove" => "removing it",
         _ => "a step",
     }
-}
-
-/// `text` cut to `max` characters.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    format!("{}…", text.chars().take(max).collect::<String>())
 }
 
 #[cfg(test)]

@@ -141,11 +141,6 @@ impl Sandbox {
         })
     }
 
-    /// Whether runs go through the Landlock shim.
-    pub fn has_landlock_shim(&self) -> bool {
-        self.shim.is_some()
-    }
-
     /// The bubblewrap arguments for a run with the tool's directory `tool_dir`.
     fn arguments(&self, tool_dir: &Path, with_seccomp: bool) -> Vec<String> {
         let mut a: Vec<String> = [

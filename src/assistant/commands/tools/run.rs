@@ -32,7 +32,7 @@ pub(super) async fn run(
         m,
         &format!(
             "🔧 `{name}({input})` → `{}` ({} ms, in the sandbox)",
-            crate::tools::present::clip(&result.text(), 1500),
+            crate::text::clip(&result.text(), 1500),
             result.millis
         ),
     )
