@@ -7,6 +7,7 @@ pub mod bot;
 pub mod core_rig;
 pub mod db;
 pub mod fixtures_web;
+pub mod incoming;
 pub mod memory_fixtures;
 pub mod night_fixtures;
 pub mod outbox;

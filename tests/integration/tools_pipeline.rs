@@ -6,15 +6,14 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use serde_json::json;
 
 use crate::common::core_rig::{self, Core};
+use crate::common::incoming;
 use crate::common::outbox::RecordingOutbox;
 use crate::common::stub_llm::{Reply, StubLlm};
 use crate::common::tools_fixtures::{DAYS, DAYS_ABS, concept, notes, script, writes_code};
 use threeam::assistant::{Assistant, Incoming};
-use threeam::chat::IncomingMessage;
 
 const USER: &str = "@ada:localhost";
 const ROOM: &str = "!tools:localhost";
@@ -26,26 +25,11 @@ async fn rig(stub: &StubLlm) -> (Core, Arc<RecordingOutbox>) {
 }
 
 fn message(event: &str, body: &str, in_reply_to: Option<&str>) -> Incoming {
-    Incoming::Message(IncomingMessage {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: USER.into(),
-        body: body.into(),
-        thread_root: None,
-        in_reply_to: in_reply_to.map(str::to_owned),
-        sent_at: Utc::now(),
-        encrypted: true,
-    })
+    incoming::message(ROOM, USER, event, body, in_reply_to)
 }
 
 fn react(event: &str, target: &str, key: &str, sender: &str) -> Incoming {
-    Incoming::Reaction {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: sender.into(),
-        target_event_id: target.into(),
-        key: key.into(),
-    }
+    incoming::reaction(ROOM, sender, event, target, key)
 }
 
 /// Whether the model was asked for code.

@@ -5,36 +5,21 @@
 
 use std::sync::Arc;
 
+use crate::common::incoming;
 use crate::common::outbox::RecordingOutbox;
 use crate::common::stack_env;
 use threeam::assistant::{Assistant, Incoming, Timing};
-use threeam::chat::IncomingMessage;
 use threeam::llm::LlmClient;
 
 const USER: &str = "@live:localhost";
 const ROOM: &str = "!live-tools:localhost";
 
 fn message(event: &str, body: &str) -> Incoming {
-    Incoming::Message(IncomingMessage {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: USER.into(),
-        body: body.into(),
-        thread_root: None,
-        in_reply_to: None,
-        sent_at: chrono::Utc::now(),
-        encrypted: true,
-    })
+    incoming::message(ROOM, USER, event, body, None)
 }
 
 fn approve(event: &str, target: &str) -> Incoming {
-    Incoming::Reaction {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: USER.into(),
-        target_event_id: target.into(),
-        key: "✅".into(),
-    }
+    incoming::reaction(ROOM, USER, event, target, "✅")
 }
 
 /// The last message the bot sent: its event id and text.
