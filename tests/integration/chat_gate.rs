@@ -11,7 +11,6 @@ use crate::common::stub_llm::{Reply, StubLlm};
 use serde_json::Value;
 use threeam::assistant::Incoming;
 use threeam::behaviour::BehaviourProfile;
-use threeam::chat::IncomingMessage;
 use threeam::gate::UnsureAction;
 
 const USER: &str = "@ada:localhost";
@@ -32,16 +31,7 @@ async fn rig(stub: &StubLlm, web: Option<String>) -> Core {
 }
 
 fn message(event: &str, body: &str) -> Incoming {
-    Incoming::Message(IncomingMessage {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: USER.into(),
-        body: body.into(),
-        thread_root: None,
-        in_reply_to: None,
-        sent_at: chrono::Utc::now(),
-        encrypted: true,
-    })
+    crate::common::incoming::message(ROOM, USER, event, body, None)
 }
 
 #[derive(Debug)]

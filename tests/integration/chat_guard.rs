@@ -9,7 +9,6 @@ use crate::common::outbox::Shown;
 use crate::common::stub_llm::{Reply, StubLlm};
 use serde_json::Value;
 use threeam::assistant::Incoming;
-use threeam::chat::IncomingMessage;
 
 const USER: &str = "@mara:localhost";
 const ROOM: &str = "!room:localhost";
@@ -21,16 +20,7 @@ async fn rig(stub: &StubLlm) -> Core {
 }
 
 fn message(event: &str, body: &str) -> Incoming {
-    Incoming::Message(IncomingMessage {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: USER.into(),
-        body: body.into(),
-        thread_root: None,
-        in_reply_to: None,
-        sent_at: chrono::Utc::now(),
-        encrypted: true,
-    })
+    crate::common::incoming::message(ROOM, USER, event, body, None)
 }
 
 /// Every text the user could have seen, in sends and edits alike.

@@ -8,7 +8,6 @@ use crate::common::db::TestDb;
 use crate::common::outbox::Shown;
 use crate::common::stub_llm::{Reply, StubLlm};
 use threeam::assistant::Incoming;
-use threeam::chat::IncomingMessage;
 
 const USER: &str = "@ada:localhost";
 const ROOM: &str = "!room:localhost";
@@ -20,16 +19,7 @@ async fn rig(llm_url: &str) -> Core {
 }
 
 fn message(event: &str, body: &str) -> Incoming {
-    Incoming::Message(IncomingMessage {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: USER.into(),
-        body: body.into(),
-        thread_root: None,
-        in_reply_to: None,
-        sent_at: chrono::Utc::now(),
-        encrypted: true,
-    })
+    crate::common::incoming::message(ROOM, USER, event, body, None)
 }
 
 async fn reply_state(db: &TestDb, event: &str) -> String {

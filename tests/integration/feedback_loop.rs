@@ -11,7 +11,6 @@ use crate::common::stub_llm::{Reply, StubLlm};
 use chrono::{DateTime, TimeZone, Utc};
 use threeam::assistant::{Assistant, Incoming};
 use threeam::behaviour::{self, SEARCH_THRESHOLD_BOUNDS, THRESHOLD_STEP};
-use threeam::chat::IncomingMessage;
 use threeam::gate::UnsureAction;
 use threeam::store;
 
@@ -24,26 +23,11 @@ async fn rig(stub: &StubLlm) -> (TestDb, Arc<RecordingOutbox>, Assistant) {
 }
 
 fn message(event: &str, body: &str, in_reply_to: Option<&str>) -> Incoming {
-    Incoming::Message(IncomingMessage {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: USER.into(),
-        body: body.into(),
-        thread_root: None,
-        in_reply_to: in_reply_to.map(str::to_owned),
-        sent_at: Utc::now(),
-        encrypted: true,
-    })
+    crate::common::incoming::message(ROOM, USER, event, body, in_reply_to)
 }
 
 fn reaction(event: &str, target: &str, key: &str, sender: &str) -> Incoming {
-    Incoming::Reaction {
-        event_id: event.into(),
-        room_id: ROOM.into(),
-        sender: sender.into(),
-        target_event_id: target.into(),
-        key: key.into(),
-    }
+    crate::common::incoming::reaction(ROOM, sender, event, target, key)
 }
 
 fn redaction(event: &str, redacts: &str) -> Incoming {
