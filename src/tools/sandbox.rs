@@ -267,10 +267,8 @@ impl Sandbox {
         // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, prctl).
         unsafe {
             cmd.pre_exec(move || {
-                if let Some(fd) = filter_fd
-                    && libc::dup2(fd, SECCOMP_FD) < 0
-                {
-                    return Err(std::io::Error::last_os_error());
+                if let Some(fd) = filter_fd {
+                    inherit_at(fd, SECCOMP_FD)?;
                 }
                 apply_limits(&limits)
             });
@@ -445,6 +443,25 @@ fn filter_pipe(bytes: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
     Ok(read.into())
 }
 
+/// Makes `fd` open at `target` across exec. `dup2` onto itself is a no-op that keeps
+/// close-on-exec, so a pipe that happened to open at `target` would be closed before
+/// bubblewrap reads it ("Can't read seccomp data: Bad file descriptor"); it is cleared
+/// instead. Async-signal-safe: called between fork and exec.
+fn inherit_at(fd: i32, target: i32) -> std::io::Result<()> {
+    // SAFETY: plain descriptor calls on descriptors this process owns.
+    let done = unsafe {
+        if fd == target {
+            libc::fcntl(fd, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(fd, target)
+        }
+    };
+    if done < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn readable_by_all(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
@@ -481,4 +498,39 @@ fn apply_limits(l: &Limits) -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn keeps_across_exec(fd: i32) -> bool {
+        // SAFETY: reading the flags of a descriptor this test owns.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        flags >= 0 && flags & libc::FD_CLOEXEC == 0
+    }
+
+    #[test]
+    fn a_descriptor_already_at_its_place_is_still_inherited() {
+        let (read, _write) = std::io::pipe().unwrap();
+        // A close-on-exec copy at a number nothing else uses, as a pipe would be made.
+        // SAFETY: duplicating a descriptor this test owns.
+        let at = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 900) };
+        assert!(at >= 900);
+        assert!(!keeps_across_exec(at));
+        inherit_at(at, at).unwrap();
+        assert!(
+            keeps_across_exec(at),
+            "dup2 onto itself left close-on-exec set"
+        );
+        let target = at + 1;
+        inherit_at(at, target).unwrap();
+        assert!(keeps_across_exec(target));
+        // SAFETY: closing the copies this test made.
+        unsafe {
+            libc::close(at);
+            libc::close(target);
+        }
+    }
 }
