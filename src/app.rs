@@ -1,5 +1,6 @@
 //! Starting the whole bot: configuration checked, database migrated, model client ready,
-//! Matrix session up; then it runs until the token is cancelled (SIGINT/SIGTERM in `main`).
+//! Matrix session up, the night scheduler and the idle hours started; then it runs until the
+//! token is cancelled (SIGINT/SIGTERM in `main`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub async fn run_with_night(
     let (client, restored) = bot::connect(&cfg.matrix).await?;
     let outbox = Arc::new(MatrixOutbox::new(client.clone()));
     let matrix_cfg = cfg.matrix.clone();
+    let clock = night.clock.clone();
     // Nights and digests: the digest goes out through the same outbox as every answer.
     let scheduler = Scheduler::new(
         pool.clone(),
@@ -63,7 +65,26 @@ pub async fn run_with_night(
         outbox,
         timing,
     ));
+    // The idle hours (research, proposals, the self-review) look at the same clock as the
+    // nights, as often; each user's hour comes at most once an hour.
+    let idle = tokio::spawn({
+        let assistant = assistant.clone();
+        let stop = shutdown.clone();
+        let every = night.tick;
+        async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = assistant.idle_tick(clock.now()).await {
+                    tracing::warn!(error = format!("{e:#}"), "idle hour check failed");
+                }
+            }
+        }
+    });
     let result = bot::run(client, restored, matrix_cfg, assistant, shutdown).await;
+    idle.abort();
     scheduler.stop(Duration::from_secs(10)).await;
     pool.close().await;
     result

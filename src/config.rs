@@ -45,6 +45,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub schedule: ScheduleConfig,
     pub web: WebConfig,
+    pub research: ResearchConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,6 +190,34 @@ pub struct WebConfig {
     /// Also fetch result pages on loopback and private addresses (an intranet, or tests).
     /// Off by default so a search result cannot make the bot probe the local network.
     pub fetch_private: bool,
+}
+
+/// Research on approved topics and the hourly self-review, in idle hours (needs `web`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResearchConfig {
+    /// Idle-hours research, topic proposals and the self-review at all.
+    pub enabled: bool,
+    /// The user counts as idle this many minutes after their last message.
+    pub idle_minutes: u32,
+    /// Topics researched per user per day (in idle hours; `!research now` is extra).
+    pub topics_per_day: u32,
+    /// Topics proposed per user per day.
+    pub proposals_per_day: u32,
+    /// Result pages read per topic and run.
+    pub pages_per_topic: u32,
+}
+
+impl Default for ResearchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            idle_minutes: 30,
+            topics_per_day: 3,
+            proposals_per_day: 2,
+            pages_per_topic: 3,
+        }
+    }
 }
 
 fn parse_hhmm(s: &str) -> Option<NaiveTime> {
@@ -363,6 +392,31 @@ impl Config {
             "THREEAM_WEB_FETCH_PRIVATE",
             self.web.fetch_private,
             "true or false"
+        );
+        parsed!(
+            "THREEAM_RESEARCH_ENABLED",
+            self.research.enabled,
+            "true or false"
+        );
+        parsed!(
+            "THREEAM_RESEARCH_IDLE_MINUTES",
+            self.research.idle_minutes,
+            "a number of minutes"
+        );
+        parsed!(
+            "THREEAM_RESEARCH_TOPICS_PER_DAY",
+            self.research.topics_per_day,
+            "a number"
+        );
+        parsed!(
+            "THREEAM_RESEARCH_PROPOSALS_PER_DAY",
+            self.research.proposals_per_day,
+            "a number"
+        );
+        parsed!(
+            "THREEAM_RESEARCH_PAGES_PER_TOPIC",
+            self.research.pages_per_topic,
+            "a number"
         );
         Ok(())
     }

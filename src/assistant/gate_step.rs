@@ -72,6 +72,20 @@ impl WebAccess {
             },
         }))
     }
+
+    /// Web search itself, for research on topics.
+    pub(crate) fn backend(&self) -> &dyn SearchBackend {
+        self.backend.as_ref()
+    }
+
+    /// The client that fetches pages (private addresses refused unless configured).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn fetch_limits(&self) -> &research::FetchLimits {
+        &self.opts.fetch
+    }
 }
 
 /// What the bot's previous reply in the room tells the gate.

@@ -4,8 +4,11 @@
 pub mod commands;
 pub(crate) mod gate_step;
 pub mod guard;
+pub mod idle;
 pub mod looping;
 pub mod prompt;
+pub mod researcher;
+mod self_review;
 pub(crate) mod toolsmith;
 pub mod turn;
 
@@ -146,6 +149,8 @@ pub struct Assistant {
     sandbox: tokio::sync::OnceCell<Result<crate::tools::sandbox::Sandbox, String>>,
     /// When this core started: claims older than that belong to a process that is gone.
     started: std::time::Instant,
+    /// Each user's last idle hour (see [`idle`]).
+    idle_hours: Mutex<HashMap<String, chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Assistant {
@@ -176,6 +181,7 @@ impl Assistant {
             notes_as_system: std::sync::atomic::AtomicBool::new(true),
             sandbox: tokio::sync::OnceCell::new(),
             started: std::time::Instant::now(),
+            idle_hours: Mutex::new(HashMap::new()),
         }
     }
 
@@ -468,6 +474,8 @@ impl Assistant {
     async fn decide(&self, approval: store::approvals::Approval) -> anyhow::Result<()> {
         let text = if commands::forget::KINDS.contains(&approval.kind.as_str()) {
             commands::forget::decided(self, &approval).await?
+        } else if researcher::KINDS.contains(&approval.kind.as_str()) {
+            self.research_decided(&approval).await?
         } else if toolsmith::KINDS.contains(&approval.kind.as_str()) {
             // The tool's stages post their own messages (the next stage, or what happened).
             self.tool_decided(&approval).await?;

@@ -116,6 +116,8 @@ struct Parts {
     conversation: Vec<Turn>,
     message: String,
     memories: Vec<String>,
+    /// Findings of the user's research that recall brought up (with their sources).
+    web_facts: Vec<String>,
     /// An installed tool that ran for this message, if one fit it.
     tool: Option<super::toolsmith::UsedTool>,
 }
@@ -340,10 +342,27 @@ impl Assistant {
             },
         );
         // What the system prompt already holds is not repeated in the notes.
+        // What research read on the web is not about the user: it goes in a section of its
+        // own, as data.
+        let from_web = |f: &&crate::memory::ScoredFact| {
+            !f.fact.source_event_ids.is_empty()
+                && f.fact
+                    .source_event_ids
+                    .iter()
+                    .all(|s| crate::research::findings::is_research_source(s))
+        };
+        let web_facts: Vec<String> = inp
+            .retrieved
+            .facts
+            .iter()
+            .filter(from_web)
+            .map(|f| f.fact.text.clone())
+            .collect();
         let memories: Vec<String> = inp
             .retrieved
             .facts
             .iter()
+            .filter(|f| !from_web(f))
             .filter(|f| !inp.pinned.contains(&f.fact.text))
             .map(|f| match inp.retrieved.replaced.get(&f.fact.id) {
                 // The conversation may still say the old thing; a small model repeats it
@@ -383,6 +402,7 @@ impl Assistant {
             conversation,
             message: prompt::fit_message(&p.body, message_tokens, room),
             memories,
+            web_facts,
             tool: None,
         }
     }
@@ -577,6 +597,9 @@ impl Assistant {
     ) -> Vec<ChatMessage> {
         let memories: Vec<&str> = parts.memories.iter().map(String::as_str).collect();
         let mut sections: Vec<String> = plan.map(|pl| pl.sections.clone()).unwrap_or_default();
+        if !parts.web_facts.is_empty() {
+            sections.insert(0, prompt::web_findings(&parts.web_facts));
+        }
         if let Some(tool) = &parts.tool {
             sections.push(tool.note.clone());
         }

@@ -157,3 +157,43 @@ async fn save_topic(
         }
     }
 }
+
+/// A current topic with how much of it is about interests (not the person) and how much
+/// of it was said lately: what research proposals are picked from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicActivity {
+    pub name: String,
+    pub size: usize,
+    /// Facts about preferences, work, plans, knowledge or procedures.
+    pub interests: usize,
+    /// Facts said or confirmed since the given time.
+    pub recent: usize,
+}
+
+/// The user's current topics with their activity since `since`.
+pub async fn activity(
+    pool: &sqlx::PgPool,
+    user_id: &str,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<TopicActivity>> {
+    Ok(sqlx::query(
+        "SELECT c.name, count(f.id),
+                count(f.id) FILTER (WHERE f.category IN ('preference', 'work', 'plan', 'knowledge', 'procedure')),
+                count(f.id) FILTER (WHERE f.updated_at >= $2)
+         FROM clusters c JOIN facts f ON f.cluster_id = c.id AND f.user_id = c.user_id
+         WHERE c.user_id = $1 AND c.retired_at IS NULL AND f.valid_to IS NULL AND f.archived_at IS NULL
+         GROUP BY c.id, c.name ORDER BY c.id",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| TopicActivity {
+        name: r.get(0),
+        size: r.get::<i64, _>(1) as usize,
+        interests: r.get::<i64, _>(2) as usize,
+        recent: r.get::<i64, _>(3) as usize,
+    })
+    .collect())
+}

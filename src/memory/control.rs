@@ -271,6 +271,39 @@ pub async fn forget_message(
     Ok(deleted)
 }
 
+/// Facts learned from `sources` (research findings, say) are erased when they came from
+/// nothing else; a fact that the user's own words also support only loses those source ids.
+/// One transaction. Returns how many facts were erased.
+pub async fn forget_sources(
+    pool: &PgPool,
+    user_id: &str,
+    sources: &[String],
+) -> Result<usize, MemoryError> {
+    if sources.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    lock_user(&mut tx, user_id).await?;
+    let only_from_them: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM facts WHERE user_id = $1 AND source_event_ids && $2 AND source_event_ids <@ $2",
+    )
+    .bind(user_id)
+    .bind(sources)
+    .fetch_all(&mut *tx)
+    .await?;
+    let deleted = erase(&mut tx, user_id, &only_from_them).await?;
+    sqlx::query(
+        "UPDATE facts SET source_event_ids = ARRAY(SELECT s FROM unnest(source_event_ids) s WHERE s <> ALL($2))
+         WHERE user_id = $1 AND source_event_ids && $2",
+    )
+    .bind(user_id)
+    .bind(sources)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(deleted)
+}
+
 /// Erases facts `ids` of the user, and what [`forget`] says goes with them, inside the
 /// caller's transaction (which holds the user's lock).
 async fn erase(

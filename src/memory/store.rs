@@ -124,6 +124,24 @@ pub async fn store_facts(
         .collect())
 }
 
+/// The highest cosine similarity between `vector` and a live fact of the user (`None` when
+/// the user has none): whether something is already known.
+pub async fn nearest_similarity(
+    pool: &PgPool,
+    user_id: &str,
+    vector: &[f32],
+) -> Result<Option<f64>, MemoryError> {
+    Ok(sqlx::query_scalar(
+        "SELECT 1 - (embedding <=> $2) FROM facts
+         WHERE user_id = $1 AND valid_to IS NULL AND superseded_by IS NULL AND embedding IS NOT NULL
+         ORDER BY embedding <=> $2 LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(Vector::from(vector.to_vec()))
+    .fetch_optional(pool)
+    .await?)
+}
+
 /// Stores facts whose embeddings are already known (the night cycle, replays), with the same
 /// merging and idempotency as [`store_facts`]. Texts are normalised here too.
 pub async fn store_embedded(

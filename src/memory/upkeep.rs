@@ -255,6 +255,9 @@ pub struct LaterFact {
     pub priority: u8,
     /// Not replaced, ended or archived since.
     pub live: bool,
+    /// Learned from web research only (its sources are all research findings): told in the
+    /// digest's research section, not as something about the user.
+    pub from_research: bool,
 }
 
 /// The user's facts with an id above `mark`, by id.
@@ -264,7 +267,9 @@ pub async fn stored_after(
     mark: i64,
 ) -> sqlx::Result<Vec<LaterFact>> {
     Ok(sqlx::query(
-        "SELECT f.id, f.text, f.category, f.priority, (l.id IS NOT NULL) AS live
+        "SELECT f.id, f.text, f.category, f.priority, (l.id IS NOT NULL) AS live,
+                (cardinality(f.source_event_ids) > 0
+                 AND NOT EXISTS (SELECT 1 FROM unnest(f.source_event_ids) s WHERE s NOT LIKE 'research:%')) AS from_research
          FROM facts f LEFT JOIN live_facts l ON l.id = f.id
          WHERE f.user_id = $1 AND f.id > $2 ORDER BY f.id",
     )
@@ -279,6 +284,7 @@ pub async fn stored_after(
         category: r.get("category"),
         priority: priority(r.get("priority")),
         live: r.get("live"),
+        from_research: r.get("from_research"),
     })
     .collect())
 }

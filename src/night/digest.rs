@@ -161,9 +161,13 @@ pub fn render(c: &DigestContent) -> String {
     if !c.research.is_empty() {
         s.push_str("\n**Research findings**\n");
         for r in &c.research {
+            // The title is the topic; the link names the page the statement is from.
             match &r.url {
-                Some(u) => s.push_str(&format!("- [{}]({u}): {}\n", r.title, r.summary)),
-                None => s.push_str(&format!("- {}: {}\n", r.title, r.summary)),
+                Some(u) => s.push_str(&format!(
+                    "- **{}**: {} ([source]({u}))\n",
+                    r.title, r.summary
+                )),
+                None => s.push_str(&format!("- **{}**: {}\n", r.title, r.summary)),
             }
         }
     }

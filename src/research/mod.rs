@@ -12,9 +12,17 @@
 //!    the same numbers the model cited, and that the answer came from the web.
 //!
 //! [`answer_context`] and [`sources_markdown`] do step 3 from plain slices.
+//!
+//! Research on topics the user approved, in idle hours, reuses the same search and fetch:
+//! [`proposals`] picks topics to offer, [`findings`] turns a page into short statements (the
+//! page fenced as untrusted data, the answer checked against it). The runs themselves, which
+//! need the database and the chat, are `crate::assistant::researcher`.
 
 mod error;
 mod fetch;
+pub mod findings;
+pub mod present;
+pub mod proposals;
 mod query;
 pub mod readable;
 pub mod resolve;

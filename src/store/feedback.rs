@@ -339,3 +339,109 @@ pub async fn guard_record(
         .fetch_optional(pool)
         .await
 }
+
+/// What the user asked that the gate looked up on the web, since `since`, oldest first: the
+/// message text and when (forgotten messages are left out).
+pub async fn searched_requests(
+    pool: &PgPool,
+    user_id: &str,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<(String, DateTime<Utc>)>> {
+    sqlx::query_as(
+        "SELECT m.body, e.created_at FROM experience e
+         JOIN messages m ON m.event_id = e.message_event_id AND m.user_id = e.user_id
+         WHERE e.user_id = $1 AND e.created_at >= $2 AND (e.searched OR e.gate_action = 'search')
+           AND m.forgotten_at IS NULL
+         ORDER BY e.created_at",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// An answer the hourly self-review looks at: one the user gave 👎, or one the bot itself
+/// could not give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewItem {
+    /// The experience row's id.
+    pub id: i64,
+    pub room_id: String,
+    pub message_event_id: String,
+    pub request: String,
+    pub reply: String,
+    pub feedback: Option<i16>,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Answers since `since` that got 👎 or whose text may be a refusal, with what was asked
+/// (forgotten messages are left out), oldest first. `reviewed` are skipped.
+pub async fn review_items(
+    pool: &PgPool,
+    user_id: &str,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<ReviewItem>> {
+    Ok(sqlx::query(
+        "SELECT e.id, e.room_id, e.message_event_id, m.body, COALESCE(r.body, ''), e.feedback, e.tags, e.created_at
+         FROM experience e
+         JOIN messages m ON m.event_id = e.message_event_id AND m.user_id = e.user_id
+         LEFT JOIN messages r ON r.event_id = e.reply_event_id AND r.user_id = e.user_id
+         WHERE e.user_id = $1 AND e.created_at >= $2 AND m.forgotten_at IS NULL
+           AND (e.feedback = -1 OR r.body ~* '(i can''t|i cannot|i am unable|i''m unable|i am not able|i''m not able|i don''t have (the ability|access)|not possible for me)')
+           AND NOT EXISTS (SELECT 1 FROM self_reviews s WHERE s.user_id = e.user_id AND s.source = 'answer' AND s.source_id = e.id)
+         ORDER BY e.created_at",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| ReviewItem {
+        id: r.get(0),
+        room_id: r.get(1),
+        message_event_id: r.get(2),
+        request: r.get(3),
+        reply: r.get(4),
+        feedback: r.get(5),
+        tags: r.get(6),
+        created_at: r.get(7),
+    })
+    .collect())
+}
+
+/// Records that the self-review looked at answer `experience_id` and what came of it.
+/// Returns false when it had already been reviewed.
+pub async fn mark_reviewed(
+    pool: &PgPool,
+    user_id: &str,
+    experience_id: i64,
+    outcome: &str,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO self_reviews (user_id, source, source_id, outcome) VALUES ($1, 'answer', $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(experience_id)
+    .bind(outcome)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+/// What the self-review proposed since `since` (outcomes other than "nothing").
+pub async fn reviews_since(
+    pool: &PgPool,
+    user_id: &str,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT outcome FROM self_reviews WHERE user_id = $1 AND created_at >= $2 AND outcome <> 'nothing' ORDER BY id",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}

@@ -564,6 +564,17 @@ pub async fn all_user_messages(pool: &PgPool) -> sqlx::Result<Vec<(String, Strin
     .await
 }
 
+/// When the user last wrote to the bot (any room), if ever.
+pub async fn last_user_message_at(
+    pool: &PgPool,
+    user_id: &str,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar("SELECT max(sent_at) FROM messages WHERE user_id = $1 AND role = 'user'")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

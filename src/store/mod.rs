@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod feedback;
 pub mod messages;
 pub mod night_log;
+pub mod research;
 pub mod tools;
 pub mod users;
 

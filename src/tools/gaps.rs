@@ -68,6 +68,39 @@ pub fn detect(message: &str) -> Option<Gap> {
     None
 }
 
+static WORK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(calculate|compute|convert|count|sum|total|average|mean|percent(age)?|how many|how much|sort|format|parse|extract|round|multiply|divide|add up|subtract|weekday|timezone|time zone|units?)\b",
+    )
+    .expect("valid")
+});
+
+/// What the hourly self-review makes of an answer that got 👎 or said "I can't": the need
+/// a tool could meet, if the request was work a few lines of Python do reliably (a gap
+/// [`detect`] knows, or a request to compute or convert something given in the message),
+/// worded for a proposal. `None`: not a tool's job (a wrong fact, a tone the user disliked;
+/// the night's behaviour update learns from those).
+pub fn review_need(request: &str, thumbs_down: bool, refused: bool) -> Option<String> {
+    if !thumbs_down && !refused {
+        return None;
+    }
+    match detect(request) {
+        Some(Gap::Asked(what)) => return Some(what),
+        Some(Gap::Implicit { need, .. }) => return Some(need.to_owned()),
+        None => {}
+    }
+    let r = request.trim();
+    let has_data = r.chars().any(|c| c.is_ascii_digit()) || r.lines().count() >= 3;
+    if WORK.is_match(r) && has_data && (12..=400).contains(&r.chars().count()) {
+        let what = r.trim_end_matches(['?', '.', '!']).replace('\n', " ");
+        return Some(format!(
+            "do what this request asks, for any input like it: {}",
+            crate::text::clip(&what, 200)
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +156,30 @@ mod tests {
             None
         );
         assert_eq!(detect("name,age\nAda,36\nBob,41"), None);
+    }
+
+    #[test]
+    fn the_self_review_proposes_tools_for_work_not_for_opinions() {
+        assert_eq!(
+            review_need(
+                "How many days between 2026-03-14 and 2026-12-25?",
+                true,
+                false
+            ),
+            Some(DATE_NEED.to_owned())
+        );
+        let need = review_need("convert 72 fahrenheit to celsius", false, true).unwrap();
+        assert!(need.ends_with("convert 72 fahrenheit to celsius"), "{need}");
+        // Not given 👎 and not refused: nothing to review.
+        assert_eq!(
+            review_need("convert 72 fahrenheit to celsius", false, false),
+            None
+        );
+        // A dislike of an answer that is not work for a tool.
+        assert_eq!(review_need("tell me a joke about owls", true, false), None);
+        assert_eq!(
+            review_need("how many moons does Mars have", true, false),
+            None
+        );
     }
 }

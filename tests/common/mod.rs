@@ -11,6 +11,7 @@ pub mod incoming;
 pub mod memory_fixtures;
 pub mod night_fixtures;
 pub mod outbox;
+pub mod research_fixtures;
 pub mod stub_llm;
 pub mod tools_fixtures;
 

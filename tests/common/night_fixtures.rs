@@ -102,6 +102,7 @@ pub fn install_model(stub: &StubLlm) {
             }
             "night_cluster_name" => json!({"name": topic_name(&last)}),
             "night_profile" => json!({"profile": "The user is Ada, a nurse who lives in Lyon."}),
+            "research_findings" => super::research_fixtures::findings(&last),
             _ => return None,
         }))
     });

@@ -68,6 +68,17 @@ impl RecordingOutbox {
             .count()
     }
 
+    /// The texts message `id` was edited to, in order.
+    pub fn edits_of(&self, id: &str) -> Vec<String> {
+        self.all()
+            .into_iter()
+            .filter_map(|s| match s {
+                Shown::Edit { id: i, msg, .. } if i == id => Some(msg.markdown),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn clear(&self) {
         self.shown.lock().unwrap().clear();
     }

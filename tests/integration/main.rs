@@ -21,6 +21,7 @@ mod memory_retrieve;
 mod memory_store;
 mod night_cycle;
 mod night_scheduler;
+mod research_idle;
 mod store;
 mod tools_pipeline;
 mod tools_sandbox;

@@ -15,6 +15,7 @@ mod help;
 mod memory;
 mod night;
 mod remember;
+pub mod research;
 mod stats;
 mod status;
 mod timezone;
@@ -27,6 +28,7 @@ pub use help::Help;
 pub use memory::Memory;
 pub use night::Night;
 pub use remember::Remember;
+pub use research::{Research, ResearchAction};
 pub use stats::Stats;
 pub use status::Status;
 pub use timezone::{Timezone, parse_zone};
@@ -130,6 +132,7 @@ commands! {
     Digest: digest::Digest,
     Timezone: timezone::Timezone,
     Tools: tools::Tools,
+    Research: research::Research,
 }
 
 /// A reply to a tool's stage message that still waits for its ✅: revises that stage.

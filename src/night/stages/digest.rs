@@ -1,8 +1,8 @@
 //! Stage 9: prepare the morning digest. Its items are what happened since the last digest:
 //! facts with ids above the user's mark (learned tonight or in realtime since), the facts
 //! this night superseded, topics that formed or grew, behaviour changes, research findings
-//! and tool proposals above their marks (research and tools fill their sections once they
-//! exist; no code writes those tables yet). A night with nothing to tell stores no digest. The
+//! above its mark (each with its topic and source link; the facts made from findings are told
+//! there, not as things about the user). A night with nothing to tell stores no digest. The
 //! marks advance in the same transaction, so nothing is told twice.
 
 use serde_json::{Value, json};
@@ -10,7 +10,9 @@ use sqlx::{Connection, PgConnection, Row};
 
 use crate::memory::upkeep;
 use crate::night::cycle::{Ctx, Stage};
-use crate::night::digest::{ClusterItem, DigestContent, NewFactItem, SupersededItem, render};
+use crate::night::digest::{
+    ClusterItem, DigestContent, NewFactItem, ResearchItem, SupersededItem, render,
+};
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
     let mut tx = conn.begin().await?;
@@ -22,7 +24,25 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
 
     let facts = upkeep::stored_after(&mut tx, cx.user_id, fact_mark).await?;
     let max_fact = facts.iter().map(|f| f.id).fold(fact_mark, i64::max);
-    let content = content(facts, &stats);
+    let finding_mark: i64 = sqlx::query_scalar(
+        "SELECT COALESCE((SELECT finding_id FROM night_marks WHERE user_id = $1), 0)",
+    )
+    .bind(cx.user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let findings =
+        crate::store::research::findings_after(&mut *tx, cx.user_id, finding_mark).await?;
+    let max_finding = findings.iter().map(|f| f.id).fold(finding_mark, i64::max);
+    let mut content = content(facts, &stats);
+    content.research = findings
+        .into_iter()
+        .map(|f| ResearchItem {
+            id: f.id,
+            title: f.topic,
+            url: f.url,
+            summary: f.statement,
+        })
+        .collect();
     // Join an unsent digest of the same night (a second pass); leave a sent one alone.
     let existing = sqlx::query(
         "SELECT content, sent_at IS NOT NULL AS sent FROM digests WHERE user_id = $1 AND for_date = $2 FOR UPDATE",
@@ -68,11 +88,13 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         }
     };
     sqlx::query(
-        "INSERT INTO night_marks (user_id, fact_id, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id) DO UPDATE SET fact_id = EXCLUDED.fact_id, updated_at = EXCLUDED.updated_at",
+        "INSERT INTO night_marks (user_id, fact_id, finding_id, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id) DO UPDATE SET fact_id = EXCLUDED.fact_id,
+             finding_id = EXCLUDED.finding_id, updated_at = EXCLUDED.updated_at",
     )
     .bind(cx.user_id)
     .bind(max_fact)
+    .bind(max_finding)
     .bind(cx.now)
     .execute(&mut *tx)
     .await?;
@@ -98,7 +120,7 @@ fn content(facts: Vec<upkeep::LaterFact>, stats: &Value) -> DigestContent {
     DigestContent {
         new_facts: facts
             .into_iter()
-            .filter(|f| f.live)
+            .filter(|f| f.live && !f.from_research)
             .map(|f| NewFactItem {
                 id: f.id,
                 text: f.text,

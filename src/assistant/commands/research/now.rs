@@ -1,0 +1,72 @@
+//! `!research now <topic>`: researches a topic at once (adding it if it is new), showing each
+//! step in one message that is edited as it goes, and ending with what was found.
+
+use chrono::Utc;
+
+use crate::assistant::Assistant;
+use crate::assistant::researcher::Progress;
+use crate::chat::{IncomingMessage, OutMessage};
+use crate::research::proposals;
+use crate::store::research as rs;
+
+pub(super) async fn run(a: &Assistant, m: &IncomingMessage, name: &str) -> anyhow::Result<()> {
+    if a.web.is_none() {
+        return a
+            .reply(
+                m,
+                "Web search is off in my configuration (`web.enabled`), so I can't research anything.",
+            )
+            .await;
+    }
+    let topic = match rs::topic_named(&a.db, &m.sender, name).await? {
+        Some(t) if t.status == "approved" => t,
+        _ if !proposals::usable(name) => {
+            return a
+                .reply(
+                    m,
+                    "A topic is a few words about a subject, e.g. `!research now Rust releases`.",
+                )
+                .await;
+        }
+        // Asking for it now is approving it.
+        _ => {
+            rs::add_topic(
+                &a.db,
+                rs::NewTopic {
+                    user_id: &m.sender,
+                    room_id: &m.room_id,
+                    topic: name,
+                    query: &proposals::query_for(name),
+                    reason: "you asked for it",
+                    origin: rs::Origin::Added,
+                },
+                Utc::now(),
+            )
+            .await?
+            .0
+        }
+    };
+    let event_id = a
+        .reply_returning_id(m, &format!("🔎 Researching **{}**…", topic.topic))
+        .await?;
+    let report = a
+        .research_topic(
+            &topic,
+            "now",
+            Utc::now(),
+            Some(Progress {
+                room_id: &m.room_id,
+                event_id: &event_id,
+            }),
+        )
+        .await?;
+    let done = OutMessage {
+        markdown: report.markdown(),
+        complete: true,
+        thread_root: m.thread_root.clone(),
+        reply_to: Some(m.event_id.clone()),
+        once: None,
+    };
+    a.outbox.edit(&m.room_id, &event_id, &done).await?;
+    Ok(())
+}
