@@ -412,3 +412,18 @@ pub async fn runs(pool: &PgPool, tool_id: i64, limit: i64) -> sqlx::Result<Vec<R
     })
     .collect())
 }
+
+/// Tools proposed after `mark` (by id), for the morning digest: id, name, description.
+pub async fn proposed_after<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    user_id: &str,
+    mark: i64,
+) -> sqlx::Result<Vec<(i64, String, String)>> {
+    sqlx::query_as(
+        "SELECT id, name, description FROM tools WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT 50",
+    )
+    .bind(user_id)
+    .bind(mark)
+    .fetch_all(exec)
+    .await
+}

@@ -427,3 +427,87 @@ async fn a_cut_off_run_resumes_and_failed_or_empty_searches_are_handled() {
         "{idle:?}"
     );
 }
+
+#[tokio::test]
+async fn the_self_review_proposes_a_tool_for_work_that_went_wrong_once() {
+    let stub = StubLlm::start().await;
+    crate::common::tools_fixtures::script(&stub);
+    let web = WebFixture::start().await;
+    let core = rig(&stub, &web).await;
+    let (a, out) = (&core.assistant, &core.out);
+
+    let asked = step(a, out, message("$c", "convert 72 fahrenheit to celsius")).await;
+    let reply = asked.last().unwrap().0.clone();
+    step(
+        a,
+        out,
+        incoming::reaction(ROOM, USER, "$down", &reply, "👎"),
+    )
+    .await;
+    // A 👎 on an answer that is not work for a tool proposes nothing.
+    let joke = step(a, out, message("$j", "tell me a joke about owls")).await;
+    step(
+        a,
+        out,
+        incoming::reaction(ROOM, USER, "$down2", &joke.last().unwrap().0, "👎"),
+    )
+    .await;
+
+    let t0 = later();
+    let before = out.messages().len();
+    let hour = a.idle_tick(t0).await.unwrap();
+    assert_eq!(hour.tools_proposed, 1, "{hour:?}");
+    let sent = out.messages()[before..].to_vec();
+    let proposal = sent
+        .iter()
+        .find(|(_, m)| {
+            m.markdown
+                .starts_with("Looking back over today: you asked this and you gave my answer 👎")
+        })
+        .unwrap_or_else(|| panic!("{sent:#?}"));
+    assert_eq!(
+        proposal.1.reply_to.as_deref(),
+        Some("$c"),
+        "it answers the request it is about"
+    );
+    let concept_asked = stub.structured_requests_named("tool_concept");
+    assert!(
+        concept_asked.last().unwrap()["messages"]
+            .to_string()
+            .contains("convert 72 fahrenheit to celsius")
+    );
+
+    // Each answer is reviewed once.
+    let next = a.idle_tick(t0 + Duration::hours(2)).await.unwrap();
+    assert_eq!(next.tools_proposed, 0, "{next:?}");
+    let reviewed: Vec<String> = sqlx::query_scalar("SELECT outcome FROM self_reviews ORDER BY id")
+        .fetch_all(a.db())
+        .await
+        .unwrap();
+    assert_eq!(reviewed.len(), 2, "{reviewed:?}");
+    assert!(
+        reviewed.iter().any(|r| r.starts_with("tool: "))
+            && reviewed.contains(&"nothing".to_owned())
+    );
+
+    // The morning digest lists the proposal.
+    threeam::night::run_night(
+        a.db(),
+        &threeam::llm::LlmClient::new(&core_rig::config(&stub.url()).llm).unwrap(),
+        USER,
+        t0.date_naive(),
+        t0 + Duration::hours(3),
+        &threeam::night::RunOptions::default(),
+    )
+    .await
+    .unwrap();
+    let digest: String = sqlx::query_scalar("SELECT body FROM digests WHERE user_id = $1")
+        .bind(USER)
+        .fetch_one(a.db())
+        .await
+        .unwrap();
+    assert!(
+        digest.contains("**Tool proposals**\n- `days_between`"),
+        "{digest}"
+    );
+}

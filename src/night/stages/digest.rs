@@ -1,7 +1,8 @@
 //! Stage 9: prepare the morning digest. Its items are what happened since the last digest:
 //! facts with ids above the user's mark (learned tonight or in realtime since), the facts
 //! this night superseded, topics that formed or grew, behaviour changes, research findings
-//! above its mark (each with its topic and source link; the facts made from findings are told
+//! and tools proposed (in chat or by the hourly self-review) above their marks (each finding
+//! with its topic and source link; the facts made from findings are told
 //! there, not as things about the user). A night with nothing to tell stores no digest. The
 //! marks advance in the same transaction, so nothing is told twice.
 
@@ -11,7 +12,7 @@ use sqlx::{Connection, PgConnection, Row};
 use crate::memory::upkeep;
 use crate::night::cycle::{Ctx, Stage};
 use crate::night::digest::{
-    ClusterItem, DigestContent, NewFactItem, ResearchItem, SupersededItem, render,
+    ClusterItem, DigestContent, NewFactItem, ResearchItem, SupersededItem, ToolItem, render,
 };
 
 pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result<()> {
@@ -30,6 +31,14 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
     .bind(cx.user_id)
     .fetch_one(&mut *tx)
     .await?;
+    let tool_mark: i64 = sqlx::query_scalar(
+        "SELECT COALESCE((SELECT tool_id FROM night_marks WHERE user_id = $1), 0)",
+    )
+    .bind(cx.user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let tools = crate::store::tools::proposed_after(&mut *tx, cx.user_id, tool_mark).await?;
+    let max_tool = tools.iter().map(|t| t.0).fold(tool_mark, i64::max);
     let findings =
         crate::store::research::findings_after(&mut *tx, cx.user_id, finding_mark).await?;
     let max_finding = findings.iter().map(|f| f.id).fold(finding_mark, i64::max);
@@ -41,6 +50,14 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
             title: f.topic,
             url: f.url,
             summary: f.statement,
+        })
+        .collect();
+    content.tools = tools
+        .into_iter()
+        .map(|(id, name, description)| ToolItem {
+            id,
+            name,
+            description,
         })
         .collect();
     // Join an unsent digest of the same night (a second pass); leave a sent one alone.
@@ -88,13 +105,14 @@ pub(super) async fn run(conn: &mut PgConnection, cx: &Ctx<'_>) -> anyhow::Result
         }
     };
     sqlx::query(
-        "INSERT INTO night_marks (user_id, fact_id, finding_id, updated_at) VALUES ($1, $2, $3, $4)
+        "INSERT INTO night_marks (user_id, fact_id, finding_id, tool_id, updated_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id) DO UPDATE SET fact_id = EXCLUDED.fact_id,
-             finding_id = EXCLUDED.finding_id, updated_at = EXCLUDED.updated_at",
+             finding_id = EXCLUDED.finding_id, tool_id = EXCLUDED.tool_id, updated_at = EXCLUDED.updated_at",
     )
     .bind(cx.user_id)
     .bind(max_fact)
     .bind(max_finding)
+    .bind(max_tool)
     .bind(cx.now)
     .execute(&mut *tx)
     .await?;
