@@ -110,6 +110,16 @@ enum Bench {
         #[arg(long)]
         extract: bool,
     },
+    /// Idle-hours research with the configured chat model on a saved web (with injected
+    /// pages): findings, hits, injected statements kept, model calls and time per topic.
+    Research {
+        /// Only these topics (e.g. "comets"); all when none.
+        #[arg(long)]
+        only: Vec<String>,
+        /// Print every finding.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// The tool sandbox's start-up cost: a trivial tool against a bare `python3 -c pass`.
     Tools {
         #[arg(long, default_value_t = 100)]
@@ -263,6 +273,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("Failed checks:\n{failures}");
             }
             println!("{}", report.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Research { only, verbose },
+        } => {
+            let cfg = Config::load(&cli.config)?;
+            cfg.validate_database()?;
+            cfg.validate_llm()?;
+            let report = threeam::bench::research::run(&cfg, &only).await?;
+            println!("{}", report.table());
+            if verbose {
+                println!("{}", report.listing());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -7,6 +7,7 @@ pub mod load;
 pub mod locomo;
 pub mod night;
 pub mod recorder;
+pub mod research;
 pub mod retrieval;
 pub mod stub_llm;
 pub mod tools;

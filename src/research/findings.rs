@@ -115,6 +115,8 @@ pub enum Dropped {
     Instruction,
     Ungrounded,
     Known,
+    /// It opens with a pronoun ("It was last seen in 1986"): read alone, nobody knows what.
+    Vague,
 }
 
 static INSTRUCTION: LazyLock<Regex> = LazyLock::new(|| {
@@ -163,6 +165,24 @@ pub fn judge(
         return Err(Dropped::Length);
     }
     let words = crate::text::words(statement);
+    if words.first().is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "it" | "its"
+                | "this"
+                | "that"
+                | "these"
+                | "those"
+                | "they"
+                | "their"
+                | "he"
+                | "she"
+                | "his"
+                | "her"
+        )
+    }) {
+        return Err(Dropped::Vague);
+    }
     if about_the_person(&words) {
         return Err(Dropped::AboutThePerson);
     }
@@ -210,7 +230,8 @@ pub fn clean(
             Ok(()) if kept.len() < MAX_PER_PAGE => {
                 known.push(known_words(&statement));
                 kept.push(Kept {
-                    page_date: parse_date(&f.date),
+                    // A small model makes dates up: only one the page shows is kept.
+                    page_date: parse_date(&f.date).filter(|d| date_in_page(*d, page_text)),
                     confidence: if f.confidence.is_finite() {
                         f.confidence.clamp(0.0, 1.0) as f32
                     } else {
@@ -226,9 +247,13 @@ pub fn clean(
     (kept, dropped)
 }
 
-/// One line, single spaces, a full stop at the end.
+/// One sentence (a small model often copies two or three), one line, single spaces, a full
+/// stop at the end.
 fn tidy(s: &str) -> String {
     let mut t = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(end) = first_sentence_end(&t) {
+        t.truncate(end);
+    }
     t = t
         .trim_matches(|c: char| c == '-' || c == '*' || c == '•' || c.is_whitespace())
         .to_owned();
@@ -238,6 +263,23 @@ fn tidy(s: &str) -> String {
     t
 }
 
+/// Where the first of several sentences ends (after its full stop), when it is long enough to
+/// stand alone: a stop followed by a space and a capital letter ("Rust 1.95 is out. It…"), not
+/// a decimal point or an abbreviation's dot inside a word.
+fn first_sentence_end(t: &str) -> Option<usize> {
+    let bytes = t.as_bytes();
+    for (i, c) in t.char_indices() {
+        if matches!(c, '.' | '!' | '?')
+            && bytes.get(i + 1) == Some(&b' ')
+            && t[i + 2..].starts_with(|n: char| n.is_uppercase())
+            && t[..i].chars().count() >= MIN_CHARS
+        {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 /// A date the page gave, if it is a real one and not in the future of the page's world
 /// (years 1900..=2100).
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -245,6 +287,24 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     (1900..=2100)
         .contains(&chrono::Datelike::year(&d))
         .then_some(d)
+}
+
+/// Whether the page shows date `d`: as 2026-09-27, 27 September 2026, September 27, 2026 or
+/// 27 Sep 2026.
+pub fn date_in_page(d: NaiveDate, page: &str) -> bool {
+    let long = d.format("%B").to_string();
+    let short = d.format("%b").to_string();
+    let (day, year) = (d.format("%-d").to_string(), d.format("%Y").to_string());
+    let squeezed = page.split_whitespace().collect::<Vec<_>>().join(" ");
+    let forms = [
+        d.format("%Y-%m-%d").to_string(),
+        format!("{day} {long} {year}"),
+        format!("{long} {day}, {year}"),
+        format!("{long} {day} {year}"),
+        format!("{day} {short} {year}"),
+        format!("{short} {day}, {year}"),
+    ];
+    forms.iter().any(|f| squeezed.contains(f.as_str()))
 }
 
 /// The knowledge fact a finding becomes: the statement with where it is from, so an answer
@@ -386,6 +446,54 @@ mod tests {
         let body = m[1].content.clone();
         assert_eq!(body.matches("PAGE>>>").count(), 1);
         assert_eq!(body.matches("<<<PAGE").count(), 1);
+    }
+
+    #[test]
+    fn one_standalone_sentence_is_kept() {
+        let page = "Halley's Comet orbits the Sun about every 76 years. It was last seen in 1986. \
+                    Rust 1.95 was released.";
+        let (kept, dropped) = clean(
+            &raw(&[
+                "Halley's Comet orbits the Sun about every 76 years. It was last seen in 1986.",
+                "It was last seen in 1986.",
+                "Rust 1.95 was released.",
+            ]),
+            page,
+            "",
+            &[],
+        );
+        let texts: Vec<&str> = kept.iter().map(|k| k.statement.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Halley's Comet orbits the Sun about every 76 years.",
+                "Rust 1.95 was released."
+            ]
+        );
+        assert_eq!(dropped[0].1, Dropped::Vague);
+    }
+
+    #[test]
+    fn only_dates_the_page_shows_are_kept() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let page = "It passed the Sun on 27 September 2026. Rust 1.95 came out on\nNovember 20, 2026; see 2026-11-21.";
+        assert!(date_in_page(d(2026, 9, 27), page));
+        assert!(date_in_page(d(2026, 11, 20), page));
+        assert!(date_in_page(d(2026, 11, 21), page));
+        assert!(!date_in_page(d(2023, 4, 15), page));
+        let (kept, _) = clean(
+            &RawFindings {
+                findings: vec![RawFinding {
+                    statement: "Rust 1.95 came out on November 20, 2026.".into(),
+                    date: "2023-04-15".into(),
+                    confidence: 0.9,
+                }],
+            },
+            page,
+            "",
+            &[],
+        );
+        assert_eq!(kept[0].page_date, None, "a made-up date is dropped");
     }
 
     #[test]

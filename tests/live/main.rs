@@ -9,4 +9,5 @@ mod conversation_live;
 mod live_model;
 mod memory_bench;
 mod night_live;
+mod research_live;
 mod tools_live;

@@ -434,7 +434,7 @@ fn print_turn(name: &str, t: &TurnOutcome) {
 }
 
 /// The model's file name without directories and extension, for the table.
-fn short_model_name(model: &str) -> String {
+pub(crate) fn short_model_name(model: &str) -> String {
     let base = model.rsplit('/').next().unwrap_or(model);
     base.strip_suffix(".gguf").unwrap_or(base).to_owned()
 }
