@@ -43,6 +43,8 @@ pub struct BotRig {
     pub llm: StubLlm,
     pub store: tempfile::TempDir,
     pub allowed: Vec<String>,
+    /// A SearxNG-shaped search endpoint: web search (and private page addresses) on.
+    pub web: Option<String>,
     handle: Option<(
         CancellationToken,
         tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -58,6 +60,7 @@ impl BotRig {
             llm: StubLlm::start().await,
             store: tempfile::tempdir().unwrap(),
             allowed,
+            web: None,
             handle: None,
         }
     }
@@ -75,6 +78,11 @@ impl BotRig {
         cfg.llm.embedding_url = self.llm.url();
         cfg.llm.request_timeout_secs = 10;
         cfg.llm.max_retries = 1;
+        if let Some(url) = &self.web {
+            cfg.web.enabled = true;
+            cfg.web.search_url = url.clone();
+            cfg.web.fetch_private = true;
+        }
         cfg
     }
 
