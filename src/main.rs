@@ -119,6 +119,10 @@ enum Bench {
         /// Print every finding.
         #[arg(long)]
         verbose: bool,
+        /// Only serve the saved web (a SearxNG-shaped `/search` and its pages) at this
+        /// address until stopped, to try research in the chat: point `web.search_url` at it.
+        #[arg(long)]
+        serve: Option<std::net::SocketAddr>,
     },
     /// The tool sandbox's start-up cost: a trivial tool against a bare `python3 -c pass`.
     Tools {
@@ -276,8 +280,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            what: Bench::Research { only, verbose },
+            what:
+                Bench::Research {
+                    only,
+                    verbose,
+                    serve,
+                },
         } => {
+            if let Some(addr) = serve {
+                let base = threeam::bench::research::serve_on(addr).await?;
+                println!(
+                    "Serving the saved web at {base} (search: {base}/search?q=comets&format=json). Ctrl-C stops."
+                );
+                tokio::signal::ctrl_c().await?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let cfg = Config::load(&cli.config)?;
             cfg.validate_database()?;
             cfg.validate_llm()?;

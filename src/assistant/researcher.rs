@@ -293,7 +293,12 @@ impl Assistant {
             .iter()
             .map(|f| {
                 let mut n = NewFact::new(
-                    findings::fact_text(&f.statement, f.url.as_deref().unwrap_or(""), f.page_date),
+                    findings::fact_text(
+                        &f.statement,
+                        &f.title,
+                        f.url.as_deref().unwrap_or(""),
+                        f.page_date,
+                    ),
                     Category::Knowledge,
                     2,
                 )

@@ -309,12 +309,20 @@ pub fn date_in_page(d: NaiveDate, page: &str) -> bool {
 
 /// The knowledge fact a finding becomes: the statement with where it is from, so an answer
 /// built on it can say so.
-pub fn fact_text(statement: &str, url: &str, date: Option<NaiveDate>) -> String {
+pub fn fact_text(statement: &str, title: &str, url: &str, date: Option<NaiveDate>) -> String {
     let site = site_of(url);
     let s = statement.trim_end_matches('.');
+    // The page's title says what the source is about (a small model otherwise pins one
+    // page's statement on another page of the same site).
+    let title = crate::text::clip(title.trim(), 60);
+    let from = if title.is_empty() {
+        site
+    } else {
+        format!("“{title}”, {site}")
+    };
     match date {
-        Some(d) => format!("{s} (source: {site}, {d})."),
-        None => format!("{s} (source: {site})."),
+        Some(d) => format!("{s} (source: {from}, {d})."),
+        None => format!("{s} (source: {from})."),
     }
 }
 
@@ -501,10 +509,15 @@ mod tests {
         assert_eq!(
             fact_text(
                 "Rust 1.95 was released.",
+                "Announcing Rust 1.95",
                 "https://www.blog.rust-lang.org/x",
                 NaiveDate::from_ymd_opt(2026, 11, 20)
             ),
-            "Rust 1.95 was released (source: blog.rust-lang.org, 2026-11-20)."
+            "Rust 1.95 was released (source: “Announcing Rust 1.95”, blog.rust-lang.org, 2026-11-20)."
+        );
+        assert_eq!(
+            fact_text("Owls hunt at night.", " ", "http://127.0.0.1:9/owls", None),
+            "Owls hunt at night (source: 127.0.0.1)."
         );
         assert_eq!(parse_date("2026-13-01"), None);
         assert_eq!(parse_date(""), None);

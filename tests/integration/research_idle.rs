@@ -143,11 +143,11 @@ async fn a_topic_is_proposed_approved_researched_told_and_deleted() {
         .filter(|f| f.2.iter().all(|s| s.starts_with("research:")))
         .collect();
     assert_eq!(web_facts.len(), 2, "{stored:#?}");
-    assert!(
-        web_facts
-            .iter()
-            .all(|f| f.1 == "knowledge" && f.0.contains("(source: 127.0.0.1)"))
-    );
+    assert!(web_facts.iter().all(|f| {
+        f.1 == "knowledge"
+            && f.0
+                .contains("(source: “Owls | Fixture Encyclopedia”, 127.0.0.1)")
+    }));
     assert!(
         !stored.iter().any(|f| f.0.contains("Mallory")),
         "{stored:#?}"

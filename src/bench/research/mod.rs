@@ -157,7 +157,13 @@ async fn page(Path(slug): Path<String>) -> Response {
 
 /// Serves the saved web on 127.0.0.1; returns its base URL.
 async fn serve() -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    serve_on("127.0.0.1:0".parse()?).await
+}
+
+/// Serves the saved web at `addr` (`threeam bench research --serve`, for trying research in
+/// the chat on a machine that reaches no search engine); returns its base URL.
+pub async fn serve_on(addr: SocketAddr) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr: SocketAddr = listener.local_addr()?;
     let base = format!("http://{addr}");
     let app = Router::new()

@@ -46,10 +46,31 @@ pub(super) async fn run(a: &Assistant, m: &IncomingMessage, name: &str) -> anyho
             .0
         }
     };
+    // Sent as still in progress, so clients wait for the last edit (the report).
+    let start = format!("🔎 Researching **{}**…", topic.topic);
     let event_id = a
-        .reply_returning_id(m, &format!("🔎 Researching **{}**…", topic.topic))
+        .outbox
+        .send(
+            &m.room_id,
+            &OutMessage {
+                markdown: start.clone(),
+                complete: false,
+                thread_root: m.thread_root.clone(),
+                reply_to: Some(m.event_id.clone()),
+                once: Some(format!("research now for {}", m.event_id)),
+            },
+        )
         .await?;
-    let report = a
+    crate::store::messages::record_bot_message(
+        &a.db,
+        &m.sender,
+        &m.room_id,
+        &event_id,
+        &start,
+        Some(&m.event_id),
+    )
+    .await?;
+    let result = a
         .research_topic(
             &topic,
             "now",
@@ -59,9 +80,18 @@ pub(super) async fn run(a: &Assistant, m: &IncomingMessage, name: &str) -> anyho
                 event_id: &event_id,
             }),
         )
-        .await?;
+        .await;
+    let text = match &result {
+        Ok(report) => report.markdown(),
+        // The message must not stay "in progress"; the pages read so far are kept.
+        Err(e) => format!(
+            "I could not finish researching **{}**: {e:#}. What I read so far is kept; the rest \
+             follows in a quiet hour.",
+            topic.topic
+        ),
+    };
     let done = OutMessage {
-        markdown: report.markdown(),
+        markdown: text,
         complete: true,
         thread_root: m.thread_root.clone(),
         reply_to: Some(m.event_id.clone()),
