@@ -98,3 +98,89 @@ async fn three_check_marks_install_a_tool_that_a_message_after_a_restart_uses() 
     assert_eq!(hash, threeam::tools::draft::code_hash(DAYS));
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_and_unit_tools_are_installed_with_three_check_marks_and_run() {
+    let ada = new_user("ada").await;
+    let mut rig = BotRig::new(vec![ada.clone()]).await;
+    crate::common::tools_fixtures::script_csv_and_units(&rig.llm);
+    rig.start().await;
+    let (human, room) = rig.dm(&ada).await;
+    let bot = rig.bot_id.clone();
+    let from_bot = |needle: String| {
+        let bot = bot.clone();
+        move |m: &threeam::client::human::SeenMessage| {
+            m.sender.as_str() == bot && m.body.contains(&needle)
+        }
+    };
+
+    for (request, name) in [
+        ("convert CSV text with a header row to JSON", "csv_to_json"),
+        ("convert celsius to fahrenheit", "celsius_to_fahrenheit"),
+    ] {
+        let q = human
+            .send(&room, &format!("!tools propose {request}"))
+            .await
+            .unwrap();
+        let concept = human.wait_for_reply(&room, &q, T).await.unwrap();
+        assert!(
+            concept.body.contains(&format!("Tool proposal: `{name}`")),
+            "{}",
+            concept.body
+        );
+        human.react(&room, &concept.event_id, "✅").await.unwrap();
+        let code = human
+            .wait_for_message(&room, T, from_bot(format!("Code for `{name}`")))
+            .await
+            .unwrap();
+        assert!(
+            code.body.contains("2 of 2 gave the expected result"),
+            "{}",
+            code.body
+        );
+        human.react(&room, &code.event_id, "✅").await.unwrap();
+        let install = human
+            .wait_for_message(&room, T, from_bot(format!("Install `{name}`?")))
+            .await
+            .unwrap();
+        human.react(&room, &install.event_id, "✅").await.unwrap();
+        human
+            .wait_for_message(&room, T, from_bot(format!("Installed `{name}`")))
+            .await
+            .unwrap();
+    }
+
+    let r = human
+        .send(
+            &room,
+            r#"!tools run csv_to_json {"csv": "city,people\nLyon,522000\nNantes,320000"}"#,
+        )
+        .await
+        .unwrap();
+    let ran = human.wait_for_reply(&room, &r, T).await.unwrap();
+    assert!(
+        ran.body.contains(r#""city":"Lyon""#) || ran.body.contains(r#""city": "Lyon""#),
+        "{}",
+        ran.body
+    );
+    assert!(ran.body.contains("Nantes"), "{}", ran.body);
+
+    let q = human
+        .send(&room, "What is 37 celsius in fahrenheit?")
+        .await
+        .unwrap();
+    let answer = human.wait_for_reply(&room, &q, T).await.unwrap();
+    assert!(
+        answer
+            .body
+            .contains("Ran your tool `celsius_to_fahrenheit` in the sandbox: `98.6`"),
+        "{}",
+        answer.body
+    );
+    let installed: i64 = sqlx::query_scalar("SELECT count(*) FROM tools WHERE stage = 'installed'")
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(installed, 2);
+    rig.stop().await;
+}
