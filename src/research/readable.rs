@@ -1,6 +1,10 @@
 //! Readable text from HTML: what a person would read on the page, without menus, scripts and
 //! footers. Pure.
 //!
+//! The page is first cut where it nests deeper than [`MAX_DEPTH`]. Then
+//! [`dom_smoothie`] (readability.js in Rust) picks the article, for pages of bounded size;
+//! when it finds none (a short page, a list of links), the walk below reads the page:
+//!
 //! 1. Choose the root: the first `<main>` (or `role="main"`), else the first `<article>`,
 //!    else `<body>`. A root with almost no text (some sites wrap only a headline in
 //!    `<article>`) falls back to `<body>`.
@@ -158,10 +162,29 @@ fn within_depth(html: &str, max: usize) -> &str {
 /// A root with less text than this falls back to `<body>`.
 const MIN_ROOT_CHARS: usize = 200;
 
+/// Most elements [`dom_smoothie`] is given; a page with more is read by the walk alone.
+const SMOOTHIE_ELEMENTS: usize = 15_000;
+
 /// The readable title and text of an HTML document, the text capped at `max_chars`.
 pub fn extract(html: &str, max_chars: usize) -> Readable {
-    let doc = Html::parse_document(within_depth(html, MAX_DEPTH));
+    let html = within_depth(html, MAX_DEPTH);
+    let doc = Html::parse_document(html);
     let title = title(&doc);
+    // readability.js's algorithm reads real pages better than the walk below (measured on
+    // the 91 saved pages of Mozilla's test set: word precision 0.997 against 0.889, recall
+    // 0.996 against 0.962); it is the first choice. Its time grows with the square of the
+    // nesting depth (10,000 levels took 15 s), so it only sees the depth-capped page, and
+    // only a page of bounded size.
+    if doc.tree.nodes().count() <= SMOOTHIE_ELEMENTS * 4
+        && let Some(text) = smoothie(&without_chrome(&doc))
+    {
+        let (text, truncated) = cap_chars(&text, max_chars);
+        return Readable {
+            title,
+            text,
+            truncated,
+        };
+    }
     let body = first(&doc, "body").unwrap_or_else(|| doc.root_element());
     let root = first(&doc, "main, [role=main]")
         .or_else(|| first(&doc, "article"))
@@ -182,6 +205,46 @@ pub fn extract(html: &str, max_chars: usize) -> Readable {
         text,
         truncated,
     }
+}
+
+/// The page without what is marked as chrome (cookie banners, share bars, hidden elements:
+/// readability.js keeps a cookie banner that sits beside the article), serialised again.
+fn without_chrome(doc: &Html) -> String {
+    let mut doc = doc.clone();
+    let doomed: Vec<_> = doc
+        .tree
+        .nodes()
+        .filter(|n| matches!(n.value(), Node::Element(e) if is_chrome(e)))
+        .map(|n| n.id())
+        .collect();
+    for id in doomed {
+        if let Some(mut n) = doc.tree.get_mut(id) {
+            n.detach();
+        }
+    }
+    doc.html()
+}
+
+/// The article's text as readability.js would find it, one paragraph a line; `None` when it
+/// finds no article or one shorter than [`MIN_ROOT_CHARS`] (then the walk reads the page).
+fn smoothie(html: &str) -> Option<String> {
+    let cfg = dom_smoothie::Config {
+        max_elements_to_parse: SMOOTHIE_ELEMENTS,
+        text_mode: dom_smoothie::TextMode::Formatted,
+        ..Default::default()
+    };
+    let article = dom_smoothie::Readability::new(html, None, Some(cfg))
+        .ok()?
+        .parse()
+        .ok()?;
+    let text = article
+        .text_content
+        .lines()
+        .map(collapse)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    (text.chars().count() >= MIN_ROOT_CHARS).then_some(text)
 }
 
 fn first<'a>(doc: &'a Html, css: &str) -> Option<ElementRef<'a>> {

@@ -52,7 +52,7 @@ pub const TOPICS: &[Topic] = &[
                     release, according to the compiler performance team.</p>\
                     <p>Cargo now warns when a dependency is pinned to a yanked version.</p>",
                 facts: &[
-                    &["1.95", "released"],
+                    &["1.95", "release"],
                     &["1.95", "published"],
                     &["async", "closures"],
                     &["incremental", "faster"],
