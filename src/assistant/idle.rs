@@ -6,7 +6,8 @@
 //!    `research.proposals_per_day`, one an hour, see [`crate::research::proposals`]) and
 //!    researches the approved topic that waited longest (at most `research.topics_per_day`
 //!    a local day; see [`super::researcher`]);
-//! 3. the self-review of the day's 👎 and "I can't" answers ([`super::self_review`]).
+//! 3. the self-review of the day's 👎 and "I can't" answers ([`super::self_review`]): tool
+//!    proposals and behaviour notes.
 //!
 //! [`Assistant::idle_tick`] only compares the clock with the database and the last pass, so
 //! the app calls it every scheduler tick and a test moves a fake clock and calls it by hand.
@@ -34,6 +35,8 @@ pub struct IdleReport {
     pub researched: Vec<RunReport>,
     /// Tools proposed by the self-review.
     pub tools_proposed: usize,
+    /// Behaviour notes offered by the self-review.
+    pub notes_offered: usize,
 }
 
 impl Assistant {
@@ -127,7 +130,9 @@ impl Assistant {
                 report.researched.push(run);
             }
         }
-        report.tools_proposed += self.review_answers(user_id, now).await?;
+        let reviewed = self.review_answers(user_id, now).await?;
+        report.tools_proposed += reviewed.tools;
+        report.notes_offered += reviewed.notes;
         Ok(())
     }
 

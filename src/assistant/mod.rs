@@ -476,6 +476,8 @@ impl Assistant {
             commands::forget::decided(self, &approval).await?
         } else if researcher::KINDS.contains(&approval.kind.as_str()) {
             self.research_decided(&approval).await?
+        } else if approval.kind == self_review::NOTE {
+            self.note_decided(&approval).await?
         } else if toolsmith::KINDS.contains(&approval.kind.as_str()) {
             // The tool's stages post their own messages (the next stage, or what happened).
             self.tool_decided(&approval).await?;

@@ -1,75 +1,190 @@
 //! The hourly self-review: the day's answers that got 👎, or in which the bot said it could
-//! not do something, are looked at once each. When the request was work a small tool does
-//! reliably ([`crate::tools::gaps::review_need`]), stage 1 of the tools pipeline is proposed
-//! (nothing is built without the owner's ✅); the rest is left to the night, whose behaviour
-//! update learns from the tags. At most one proposal an hour; every review is recorded
-//! (`self_reviews`), so nothing is proposed twice and the digest can list the proposals.
+//! not do something, are looked at once each.
+//!
+//! * When the request was work a small tool does reliably
+//!   ([`crate::tools::gaps::review_need`]), stage 1 of the tools pipeline is proposed as a
+//!   reply to that request (nothing is built without the owner's ✅), at most one an hour.
+//! * When the other 👎 carry the same complaint more than once (too long, made up), a
+//!   behaviour note is offered ([`crate::behaviour::note`]): on ✅ the profile takes one step
+//!   at once instead of waiting for the night's learning rule; at most one of a kind a week.
+//! * The rest is left to the night's behaviour update.
+//!
+//! Every review is recorded (`self_reviews`) before anything is posted, so nothing is
+//! proposed twice, even across a crash, and the digest lists the tools proposed.
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use super::Assistant;
+use crate::behaviour::note::{self, Note};
 use crate::chat::IncomingMessage;
-use crate::store;
+use crate::store::{self, approvals::Approval};
+
+/// The approval kind of a behaviour note.
+pub const NOTE: &str = "behaviour_note";
 
 /// How far back the review looks.
 const LOOK_BACK_HOURS: i64 = 24;
+/// A note of one kind is offered at most once in this many days.
+const NOTE_REST_DAYS: i64 = 7;
+
+/// What one review proposed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reviewed {
+    pub tools: usize,
+    pub notes: usize,
+}
 
 impl Assistant {
-    /// Reviews the user's recent answers; returns how many tools it proposed (0 or 1).
+    /// Reviews the user's recent answers.
     pub(crate) async fn review_answers(
         &self,
         user_id: &str,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<usize> {
-        if self.sandbox().await.is_err() {
-            // No tools can be built here; the answers wait for a machine that can.
-            return Ok(0);
-        }
+    ) -> anyhow::Result<Reviewed> {
         let since = now - chrono::Duration::hours(LOOK_BACK_HOURS);
         let items = store::feedback::review_items(&self.db, user_id, since).await?;
-        let mut proposed = 0;
+        let can_build = self.sandbox().await.is_ok();
+        let mut done = Reviewed::default();
+        // 👎 answers that are not a tool's job, for a behaviour note.
+        let mut plain = Vec::new();
         for item in items {
             let thumbs_down = item.feedback == Some(-1);
-            let refused = !thumbs_down;
-            let need = crate::tools::gaps::review_need(&item.request, thumbs_down, refused);
-            let Some(need) = need.filter(|_| proposed == 0) else {
-                if proposed == 0 {
+            let need = crate::tools::gaps::review_need(&item.request, thumbs_down, !thumbs_down);
+            match need {
+                Some(need) if can_build => {
+                    if done.tools > 0 {
+                        continue; // the next hour's
+                    }
+                    if store::tools::exists_for_request(&self.db, user_id, &need).await? {
+                        store::feedback::mark_reviewed(&self.db, user_id, item.id, "nothing")
+                            .await?;
+                        continue;
+                    }
+                    if store::feedback::mark_reviewed(
+                        &self.db,
+                        user_id,
+                        item.id,
+                        &format!("tool: {need}"),
+                    )
+                    .await?
+                    {
+                        self.propose_review_tool(user_id, &item, &need, thumbs_down)
+                            .await?;
+                        done.tools += 1;
+                    }
+                }
+                // A tool's job, on a machine that cannot build tools: it waits.
+                Some(_) => {}
+                None if thumbs_down => plain.push(item),
+                None => {
                     store::feedback::mark_reviewed(&self.db, user_id, item.id, "nothing").await?;
                 }
-                continue;
-            };
-            if store::tools::exists_for_request(&self.db, user_id, &need).await? {
-                store::feedback::mark_reviewed(&self.db, user_id, item.id, "nothing").await?;
-                continue;
             }
-            // Recorded first: a crash during the proposal does not propose it again.
-            if !store::feedback::mark_reviewed(&self.db, user_id, item.id, &format!("tool: {need}"))
-                .await?
-            {
-                continue;
-            }
-            let m = IncomingMessage {
-                event_id: item.message_event_id.clone(),
-                room_id: item.room_id.clone(),
-                sender: user_id.to_owned(),
-                body: item.request.clone(),
-                thread_root: None,
-                in_reply_to: None,
-                sent_at: item.created_at,
-                encrypted: true,
-            };
-            let what = if thumbs_down {
-                "you gave my answer 👎"
-            } else {
-                "I said I couldn't do it"
-            };
-            let lead = format!(
-                "Looking back over today: you asked this and {what}. A small tool could do it \
-                 reliably, and I can build one, checked by you at each step:"
-            );
-            self.propose_tool(&m, &need, Some(&lead)).await?;
-            proposed += 1;
         }
-        Ok(proposed)
+        let tags: Vec<Vec<String>> = plain.iter().map(|i| i.tags.clone()).collect();
+        let chosen = note::pick(&tags);
+        let outcome = chosen.map(|(n, _)| format!("note: {}", n.as_str()));
+        let offered_lately = match &outcome {
+            Some(o) => store::feedback::reviews_since(
+                &self.db,
+                user_id,
+                now - chrono::Duration::days(NOTE_REST_DAYS),
+            )
+            .await?
+            .contains(o),
+            None => false,
+        };
+        let mut newly = 0;
+        for item in &plain {
+            let label = match &outcome {
+                Some(o) if !offered_lately => o.as_str(),
+                _ => "nothing",
+            };
+            if store::feedback::mark_reviewed(&self.db, user_id, item.id, label).await? {
+                newly += 1;
+            }
+        }
+        if let (Some((n, count)), false, Some(last)) = (chosen, offered_lately, plain.last())
+            && newly > 0
+        {
+            let event_id = self
+                .say_returning_id(&last.room_id, user_id, &n.question(count), None, None)
+                .await?;
+            store::approvals::create(
+                &self.db,
+                user_id,
+                &last.room_id,
+                &event_id,
+                NOTE,
+                &json!({"note": n.as_str()}),
+            )
+            .await?;
+            done.notes += 1;
+        }
+        Ok(done)
+    }
+
+    async fn propose_review_tool(
+        &self,
+        user_id: &str,
+        item: &store::feedback::ReviewItem,
+        need: &str,
+        thumbs_down: bool,
+    ) -> anyhow::Result<()> {
+        let m = IncomingMessage {
+            event_id: item.message_event_id.clone(),
+            room_id: item.room_id.clone(),
+            sender: user_id.to_owned(),
+            body: item.request.clone(),
+            thread_root: None,
+            in_reply_to: None,
+            sent_at: item.created_at,
+            encrypted: true,
+        };
+        let what = if thumbs_down {
+            "you gave my answer 👎"
+        } else {
+            "I said I couldn't do it"
+        };
+        let lead = format!(
+            "Looking back over today: you asked this and {what}. A small tool could do it \
+             reliably, and I can build one, checked by you at each step:"
+        );
+        self.propose_tool(&m, need, Some(&lead)).await
+    }
+
+    /// What a ✅ or ❌ on a behaviour note does; returns what to tell the owner.
+    pub(crate) async fn note_decided(&self, approval: &Approval) -> anyhow::Result<String> {
+        let Some(n) = approval.payload["note"].as_str().and_then(Note::parse) else {
+            anyhow::bail!(
+                "a behaviour note without a known note: {}",
+                approval.payload
+            );
+        };
+        if !approval.approved {
+            return Ok("OK, I'll leave it as it is.".into());
+        }
+        let mut conn = self.db.acquire().await?;
+        let current = crate::behaviour::store::current(&mut conn, &approval.user_id).await?;
+        let Some(next) = n.apply(&current, Utc::now()) else {
+            return Ok(match n {
+                Note::Shorter => "My answers are already as short as I make them.".into(),
+                Note::SearchSooner => "I already search as soon as I go.".into(),
+            });
+        };
+        crate::behaviour::store::save(&mut conn, &approval.user_id, &next, Utc::now())
+            .await
+            .context("saving the behaviour profile")?;
+        Ok(match n {
+            Note::Shorter => {
+                "👍 From now on I'll keep my answers shorter. `!stats` shows how I behave."
+            }
+            Note::SearchSooner => {
+                "👍 From now on I'll search the web first more often when I'm not sure."
+            }
+        }
+        .into())
     }
 }

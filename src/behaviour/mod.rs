@@ -6,11 +6,13 @@
 //!   👍/👎, tags from the reactions 🤥 📜 🎯 ❌ via [`tag_for_reaction`]).
 //! * [`update`]: the night's learning rule, from the last 14 days of fresh evidence, with
 //!   bounded steps, and idempotent (see [`update`]'s module for the argument).
+//! * [`note`]: a change the hourly self-review offers after repeated complaints, applied on ✅.
 //! * [`stats()`] and [`auroc`]: what `!stats` shows, including how well low confidence
 //!   predicts 👎.
 
 mod auroc;
 mod experience;
+pub mod note;
 mod profile;
 mod stats;
 pub mod store;

@@ -36,3 +36,11 @@ impl Deref for TestDb {
         &self.0
     }
 }
+
+/// The verbosity of the user's current behaviour profile (the default when none is stored).
+pub async fn profile_verbosity(pool: &sqlx::PgPool, user: &str) -> f32 {
+    threeam::behaviour::store::current_profile(pool, user)
+        .await
+        .unwrap()
+        .verbosity
+}

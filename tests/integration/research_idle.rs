@@ -511,3 +511,56 @@ async fn the_self_review_proposes_a_tool_for_work_that_went_wrong_once() {
         "{digest}"
     );
 }
+
+#[tokio::test]
+async fn repeated_complaints_get_a_behaviour_note_that_a_check_mark_applies() {
+    let stub = StubLlm::start().await;
+    stub.set_default_chat(Reply::text(
+        "Here is a very long answer about owls and their habits.",
+        -0.05,
+    ));
+    let web = WebFixture::start().await;
+    let core = rig(&stub, &web).await;
+    let (a, out) = (&core.assistant, &core.out);
+    for (i, q) in ["tell me about owls", "and about barn owls"]
+        .iter()
+        .enumerate()
+    {
+        let sent = step(a, out, message(&format!("$q{i}"), q)).await;
+        let reply = sent.last().unwrap().0.clone();
+        step(
+            a,
+            out,
+            incoming::reaction(ROOM, USER, &format!("$d{i}"), &reply, "👎"),
+        )
+        .await;
+        step(
+            a,
+            out,
+            incoming::reaction(ROOM, USER, &format!("$t{i}"), &reply, "📜"),
+        )
+        .await;
+    }
+    let before = crate::common::db::profile_verbosity(a.db(), USER).await;
+
+    let t0 = later();
+    let n0 = out.messages().len();
+    let hour = a.idle_tick(t0).await.unwrap();
+    assert_eq!(
+        (hour.tools_proposed, hour.notes_offered),
+        (0, 1),
+        "{hour:?}"
+    );
+    let note = out.messages()[n0..]
+        .iter()
+        .find(|(_, m)| m.markdown.contains("you found 2 of my answers too long"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{:#?}", out.messages()));
+    let said = step(a, out, incoming::reaction(ROOM, USER, "$ok", &note.0, "✅")).await;
+    assert!(said[0].1.contains("keep my answers shorter"), "{said:?}");
+    let after = crate::common::db::profile_verbosity(a.db(), USER).await;
+    assert!(after < before, "{before} → {after}");
+    // Offered once: the same complaints do not bring it again.
+    let again = a.idle_tick(t0 + Duration::hours(2)).await.unwrap();
+    assert_eq!(again.notes_offered, 0, "{again:?}");
+}
