@@ -7,6 +7,8 @@
 //! * When the other 👎 carry the same complaint more than once (too long, made up), a
 //!   behaviour note is offered ([`crate::behaviour::note`]): on ✅ the profile takes one step
 //!   at once instead of waiting for the night's learning rule; at most one of a kind a week.
+//! * A chat run of an installed tool that raised or was stopped gets a corrected tool
+//!   proposed (stage 1, named apart from the one that failed), once per run.
 //! * The rest is left to the night's behaviour update.
 //!
 //! Every review is recorded (`self_reviews`) before anything is posted, so nothing is
@@ -83,6 +85,9 @@ impl Assistant {
                 }
             }
         }
+        if can_build && done.tools == 0 {
+            done.tools += self.review_failed_runs(user_id, since).await?;
+        }
         let tags: Vec<Vec<String>> = plain.iter().map(|i| i.tags.clone()).collect();
         let chosen = note::pick(&tags);
         let outcome = chosen.map(|(n, _)| format!("note: {}", n.as_str()));
@@ -124,6 +129,61 @@ impl Assistant {
             done.notes += 1;
         }
         Ok(done)
+    }
+
+    /// A chat run of an installed tool that failed: a corrected tool is proposed (stage 1, as
+    /// a reply to the tool's install message), once per run, at most one an hour. Returns
+    /// how many were proposed.
+    async fn review_failed_runs(
+        &self,
+        user_id: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        for run in store::tools::failed_runs(&self.db, user_id, since).await? {
+            let input = crate::text::clip(&run.input.to_string(), 200);
+            let why = crate::text::clip(run.output.trim(), 200);
+            let outcome = format!("tool: fix {}", run.name);
+            if !store::feedback::mark_source_reviewed(
+                &self.db, user_id, "tool_run", run.run_id, &outcome,
+            )
+            .await?
+            {
+                continue;
+            }
+            // The message the proposal answers: the tool's install question, in its room.
+            let Some(install) = store::tools::approvals(&self.db, run.tool_id)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|a| a.stage == "install")
+            else {
+                continue;
+            };
+            let request = format!(
+                "{} It must also work for input {input}, on which the tool `{}` failed: {why}",
+                run.request.trim_end_matches('.'),
+                run.name
+            );
+            let m = IncomingMessage {
+                event_id: install.event_id.clone(),
+                room_id: run.room_id.clone(),
+                sender: user_id.to_owned(),
+                body: request.clone(),
+                thread_root: None,
+                in_reply_to: None,
+                sent_at: Utc::now(),
+                encrypted: true,
+            };
+            let lead = format!(
+                "Looking back over today: your tool `{}` failed on {input} ({why}). I can build \
+                 a corrected one next to it, checked by you at each step:",
+                run.name
+            );
+            self.propose_tool_as(&m, &request, Some(&lead), true)
+                .await?;
+            return Ok(1);
+        }
+        Ok(0)
     }
 
     async fn propose_review_tool(

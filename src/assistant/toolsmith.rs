@@ -217,6 +217,18 @@ impl Assistant {
         request: &str,
         lead: Option<&str>,
     ) -> anyhow::Result<()> {
+        self.propose_tool_as(m, request, lead, false).await
+    }
+
+    /// [`Self::propose_tool`]; with `rename`, a name the user already has gets a number
+    /// (`days_between_2`): a corrected tool proposed next to the one that failed.
+    pub(crate) async fn propose_tool_as(
+        &self,
+        m: &IncomingMessage,
+        request: &str,
+        lead: Option<&str>,
+        rename: bool,
+    ) -> anyhow::Result<()> {
         if let Err(why) = self.sandbox().await {
             return self
                 .reply(
@@ -239,7 +251,16 @@ impl Assistant {
             example: &c.example,
             request,
         };
-        let Some(tool) = store::tools::propose(&self.db, &m.sender, &m.room_id, &new).await? else {
+        let mut proposed = store::tools::propose(&self.db, &m.sender, &m.room_id, &new).await?;
+        for n in 2..10 {
+            if proposed.is_some() || !rename {
+                break;
+            }
+            let name = format!("{}_{n}", c.name);
+            let other = store::tools::NewConcept { name: &name, ..new };
+            proposed = store::tools::propose(&self.db, &m.sender, &m.room_id, &other).await?;
+        }
+        let Some(tool) = proposed else {
             let have = store::tools::by_name(&self.db, &m.sender, &c.name).await?;
             let stage = have
                 .map(|t| present::stage_words(&t.stage))

@@ -418,12 +418,25 @@ pub async fn mark_reviewed(
     experience_id: i64,
     outcome: &str,
 ) -> sqlx::Result<bool> {
+    mark_source_reviewed(pool, user_id, "answer", experience_id, outcome).await
+}
+
+/// Records that the self-review looked at `source_id` of `source` (`answer`: an experience
+/// row; `tool_run`: a failed tool run). Returns false when it had already been reviewed.
+pub async fn mark_source_reviewed(
+    pool: &PgPool,
+    user_id: &str,
+    source: &str,
+    source_id: i64,
+    outcome: &str,
+) -> sqlx::Result<bool> {
     Ok(sqlx::query(
-        "INSERT INTO self_reviews (user_id, source, source_id, outcome) VALUES ($1, 'answer', $2, $3)
+        "INSERT INTO self_reviews (user_id, source, source_id, outcome) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING",
     )
     .bind(user_id)
-    .bind(experience_id)
+    .bind(source)
+    .bind(source_id)
     .bind(outcome)
     .execute(pool)
     .await?

@@ -427,3 +427,48 @@ pub async fn proposed_after<'e>(
     .fetch_all(exec)
     .await
 }
+
+/// A chat run of an installed tool that raised or was stopped, not yet looked at by the
+/// hourly self-review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedRun {
+    pub run_id: i64,
+    pub tool_id: i64,
+    pub name: String,
+    pub request: String,
+    pub room_id: String,
+    pub input: Value,
+    pub output: String,
+}
+
+/// The user's failed chat runs of installed tools since `since`, oldest first.
+pub async fn failed_runs(
+    pool: &PgPool,
+    user_id: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<Vec<FailedRun>> {
+    Ok(sqlx::query(
+        "SELECT r.id, t.id, t.name, t.request, t.room_id, r.input, COALESCE(r.output, '')
+         FROM tool_runs r JOIN tools t ON t.id = r.tool_id
+         WHERE r.user_id = $1 AND r.created_at >= $2 AND r.origin = 'chat'
+           AND r.status IN ('raised', 'stopped') AND t.stage = 'installed'
+           AND NOT EXISTS (SELECT 1 FROM self_reviews s
+                           WHERE s.user_id = r.user_id AND s.source = 'tool_run' AND s.source_id = r.id)
+         ORDER BY r.id",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| FailedRun {
+        run_id: r.get(0),
+        tool_id: r.get(1),
+        name: r.get(2),
+        request: r.get(3),
+        room_id: r.get(4),
+        input: r.get(5),
+        output: r.get(6),
+    })
+    .collect())
+}

@@ -564,3 +564,87 @@ async fn repeated_complaints_get_a_behaviour_note_that_a_check_mark_applies() {
     let again = a.idle_tick(t0 + Duration::hours(2)).await.unwrap();
     assert_eq!(again.notes_offered, 0, "{again:?}");
 }
+
+#[tokio::test]
+async fn a_failed_tool_run_gets_a_corrected_tool_proposed_next_to_it() {
+    let stub = StubLlm::start().await;
+    crate::common::tools_fixtures::script(&stub);
+    let web = WebFixture::start().await;
+    let core = rig(&stub, &web).await;
+    let (a, out) = (&core.assistant, &core.out);
+    step(a, out, message("$hi", "hello")).await;
+    let tool: i64 = sqlx::query_scalar(
+        "INSERT INTO tools (user_id, room_id, name, description, stage, code, code_hash, request)
+         VALUES ($1, $2, 'days_between', 'Counts days.', 'installed', 'def run(args): raise ValueError(\"bad date\")', 'h', 'count the days between two dates')
+         RETURNING id",
+    )
+    .bind(USER)
+    .bind(ROOM)
+    .fetch_one(a.db())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO tool_approvals (tool_id, user_id, stage, version, code_hash, approved, event_id)
+         VALUES ($1, $2, 'install', 1, 'h', true, '$install')",
+    )
+    .bind(tool)
+    .bind(USER)
+    .execute(a.db())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO tool_runs (user_id, tool_id, input, output, status, origin, exit_code, duration_ms)
+         VALUES ($1, $2, '{\"start\": \"1 May\", \"end\": \"2026-06-01\"}', 'ValueError: bad date', 'raised', 'chat', 1, 30)",
+    )
+    .bind(USER)
+    .bind(tool)
+    .execute(a.db())
+    .await
+    .unwrap();
+
+    let t0 = later();
+    let before = out.messages().len();
+    let hour = a.idle_tick(t0).await.unwrap();
+    assert_eq!(hour.tools_proposed, 1, "{hour:?}");
+    let sent = out.messages()[before..].to_vec();
+    let (_, proposal) = sent
+        .iter()
+        .find(|(_, m)| {
+            m.markdown
+                .starts_with("Looking back over today: your tool `days_between` failed on")
+        })
+        .unwrap_or_else(|| panic!("{sent:#?}"));
+    assert_eq!(proposal.reply_to.as_deref(), Some("$install"));
+    assert!(
+        proposal.markdown.contains("ValueError: bad date"),
+        "{}",
+        proposal.markdown
+    );
+    assert!(
+        proposal.markdown.contains("days_between_2"),
+        "{}",
+        proposal.markdown
+    );
+    let asked = stub.structured_requests_named("tool_concept");
+    assert!(
+        asked.last().unwrap()["messages"]
+            .to_string()
+            .contains("1 May")
+    );
+    // The failed tool stays installed; the run is reviewed once.
+    let stages: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, stage FROM tools WHERE user_id = $1 ORDER BY id")
+            .bind(USER)
+            .fetch_all(a.db())
+            .await
+            .unwrap();
+    assert_eq!(
+        stages,
+        [
+            ("days_between".to_owned(), "installed".to_owned()),
+            ("days_between_2".to_owned(), "proposed".to_owned())
+        ]
+    );
+    let again = a.idle_tick(t0 + Duration::hours(2)).await.unwrap();
+    assert_eq!(again.tools_proposed, 0, "{again:?}");
+}
