@@ -93,7 +93,10 @@ impl Assistant {
         now: DateTime<Utc>,
         report: &mut IdleReport,
     ) -> anyhow::Result<()> {
-        self.findings_to_facts(user_id).await?;
+        // Each part fails alone: an embedding outage or a dead model holds up nothing else.
+        if let Err(e) = self.findings_to_facts(user_id).await {
+            tracing::warn!(error = format!("{e:#}"), "findings not stored as facts yet");
+        }
         if self.web.is_some() && !rs::paused(&self.db, user_id).await? {
             let made =
                 rs::proposed_since(&self.db, user_id, now - chrono::Duration::days(1)).await?;
@@ -120,14 +123,21 @@ impl Assistant {
                         .into_iter()
                         .next()
             {
-                let run = self.research_topic(&topic, "idle", now, None).await?;
-                tracing::info!(
-                    findings = run.findings.len(),
-                    pages = run.pages_read,
-                    failed = run.failed.is_some(),
-                    "researched a topic in an idle hour"
-                );
-                report.researched.push(run);
+                match self.research_topic(&topic, "idle", now, None).await {
+                    Ok(run) => {
+                        tracing::info!(
+                            findings = run.findings.len(),
+                            pages = run.pages_read,
+                            failed = run.failed.is_some(),
+                            "researched a topic in an idle hour"
+                        );
+                        report.researched.push(run);
+                    }
+                    Err(e) => tracing::warn!(
+                        error = format!("{e:#}"),
+                        "a research run stopped; it resumes in a later idle hour"
+                    ),
+                }
             }
         }
         let reviewed = self.review_answers(user_id, now).await?;

@@ -396,20 +396,18 @@ impl Assistant {
                 if !approval.approved {
                     return Ok("Kept: nothing was deleted.".into());
                 }
-                let ids: Vec<i64> = serde_json::from_value(approval.payload["finding_ids"].clone())
-                    .unwrap_or_default();
-                let facts = self.delete_findings(&approval.user_id, &ids).await?;
+                let mut ids: Vec<i64> =
+                    serde_json::from_value(approval.payload["finding_ids"].clone())
+                        .unwrap_or_default();
+                // A topic goes whole: with the findings made since the question, and none after.
                 if let Some(topic_id) = approval.payload["topic_id"].as_i64() {
-                    rs::set_status(
-                        &self.db,
-                        &approval.user_id,
-                        topic_id,
-                        &["proposed", "approved", "done"],
-                        "deleted",
-                        now,
-                    )
-                    .await?;
+                    for id in rs::delete_topic(&self.db, &approval.user_id, topic_id).await? {
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
                 }
+                let facts = self.delete_findings(&approval.user_id, &ids).await?;
                 Ok(format!(
                     "🗑️ Deleted {} finding{} and the {} memor{} made from them.",
                     ids.len(),

@@ -6,7 +6,8 @@
 //!   reply to that request (nothing is built without the owner's ✅), at most one an hour.
 //! * When the other 👎 carry the same complaint more than once (too long, made up), a
 //!   behaviour note is offered ([`crate::behaviour::note`]): on ✅ the profile takes one step
-//!   at once instead of waiting for the night's learning rule; at most one of a kind a week.
+//!   at once instead of waiting for the night's learning rule; the complaints of the whole
+//!   window count, whenever their tags came; at most one of a kind a week.
 //! * A chat run of an installed tool that raised or was stopped gets a corrected tool
 //!   proposed (stage 1, named apart from the one that failed), once per run.
 //! * The rest is left to the night's behaviour update.
@@ -49,8 +50,6 @@ impl Assistant {
         let items = store::feedback::review_items(&self.db, user_id, since).await?;
         let can_build = self.sandbox().await.is_ok();
         let mut done = Reviewed::default();
-        // 👎 answers that are not a tool's job, for a behaviour note.
-        let mut plain = Vec::new();
         for item in items {
             let thumbs_down = item.feedback == Some(-1);
             let need = crate::tools::gaps::review_need(&item.request, thumbs_down, !thumbs_down);
@@ -79,7 +78,6 @@ impl Assistant {
                 }
                 // A tool's job, on a machine that cannot build tools: it waits.
                 Some(_) => {}
-                None if thumbs_down => plain.push(item),
                 None => {
                     store::feedback::mark_reviewed(&self.db, user_id, item.id, "nothing").await?;
                 }
@@ -88,45 +86,39 @@ impl Assistant {
         if can_build && done.tools == 0 {
             done.tools += self.review_failed_runs(user_id, since).await?;
         }
-        let tags: Vec<Vec<String>> = plain.iter().map(|i| i.tags.clone()).collect();
-        let chosen = note::pick(&tags);
-        let outcome = chosen.map(|(n, _)| format!("note: {}", n.as_str()));
-        let offered_lately = match &outcome {
-            Some(o) => store::feedback::reviews_since(
+        // Complaints count over the whole window, whenever their tags came.
+        let tags = store::feedback::thumbs_down_tags(&self.db, user_id, since).await?;
+        if let Some((n, count)) = note::pick(&tags) {
+            let outcome = format!("note: {}", n.as_str());
+            let offered_lately = store::feedback::reviews_since(
                 &self.db,
                 user_id,
                 now - chrono::Duration::days(NOTE_REST_DAYS),
             )
             .await?
-            .contains(o),
-            None => false,
-        };
-        let mut newly = 0;
-        for item in &plain {
-            let label = match &outcome {
-                Some(o) if !offered_lately => o.as_str(),
-                _ => "nothing",
-            };
-            if store::feedback::mark_reviewed(&self.db, user_id, item.id, label).await? {
-                newly += 1;
-            }
-        }
-        if let (Some((n, count)), false, Some(last)) = (chosen, offered_lately, plain.last())
-            && newly > 0
-        {
-            let event_id = self
-                .say_returning_id(&last.room_id, user_id, &n.question(count), None, None)
+            .contains(&outcome);
+            let room = store::users::current_room(&self.db, user_id).await?;
+            // Recorded before it is posted (one note a day at most): never offered twice.
+            let day = now.timestamp().div_euclid(86_400);
+            if let Some(room) = room
+                && !offered_lately
+                && store::feedback::mark_source_reviewed(&self.db, user_id, "note", day, &outcome)
+                    .await?
+            {
+                let event_id = self
+                    .say_returning_id(&room, user_id, &n.question(count), None, None)
+                    .await?;
+                store::approvals::create(
+                    &self.db,
+                    user_id,
+                    &room,
+                    &event_id,
+                    NOTE,
+                    &json!({"note": n.as_str()}),
+                )
                 .await?;
-            store::approvals::create(
-                &self.db,
-                user_id,
-                &last.room_id,
-                &event_id,
-                NOTE,
-                &json!({"note": n.as_str()}),
-            )
-            .await?;
-            done.notes += 1;
+                done.notes += 1;
+            }
         }
         Ok(done)
     }
@@ -139,7 +131,24 @@ impl Assistant {
         user_id: &str,
         since: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
+        let tools = store::tools::list(&self.db, user_id).await?;
         for run in store::tools::failed_runs(&self.db, user_id, since).await? {
+            // One corrected tool at a time: not another while one is being built.
+            let pending = tools.iter().any(|t| {
+                t.name.starts_with(&format!("{}_", run.name))
+                    && matches!(t.stage.as_str(), "proposed" | "code_shown" | "ready")
+            });
+            if pending {
+                store::feedback::mark_source_reviewed(
+                    &self.db,
+                    user_id,
+                    "tool_run",
+                    run.run_id,
+                    "nothing: a corrected tool is being built",
+                )
+                .await?;
+                continue;
+            }
             let input = crate::text::clip(&run.input.to_string(), 200);
             let why = crate::text::clip(run.output.trim(), 200);
             let outcome = format!("tool: fix {}", run.name);

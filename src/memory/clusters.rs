@@ -170,7 +170,8 @@ pub struct TopicActivity {
     pub recent: usize,
 }
 
-/// The user's current topics with their activity since `since`.
+/// The user's current topics with their activity since `since`, counting only facts the
+/// user's own words gave (not what research read).
 pub async fn activity(
     pool: &sqlx::PgPool,
     user_id: &str,
@@ -182,6 +183,8 @@ pub async fn activity(
                 count(f.id) FILTER (WHERE f.updated_at >= $2)
          FROM clusters c JOIN facts f ON f.cluster_id = c.id AND f.user_id = c.user_id
          WHERE c.user_id = $1 AND c.retired_at IS NULL AND f.valid_to IS NULL AND f.archived_at IS NULL
+           AND NOT (cardinality(f.source_event_ids) > 0
+                    AND NOT EXISTS (SELECT 1 FROM unnest(f.source_event_ids) s WHERE s NOT LIKE 'research:%'))
          GROUP BY c.id, c.name ORDER BY c.id",
     )
     .bind(user_id)

@@ -272,7 +272,8 @@ pub async fn forget_message(
 }
 
 /// Facts learned from `sources` (research findings, say) are erased when they came from
-/// nothing else; a fact that the user's own words also support only loses those source ids.
+/// nothing else; a fact that the user's own words also support only loses those source ids,
+/// and a fact one of them replaced is live again.
 /// One transaction. Returns how many facts were erased.
 pub async fn forget_sources(
     pool: &PgPool,
@@ -290,6 +291,16 @@ pub async fn forget_sources(
     .bind(user_id)
     .bind(sources)
     .fetch_all(&mut *tx)
+    .await?;
+    // What those facts replaced (a fact the user stated, superseded at night by a web
+    // finding) is the user's again, not erased with them.
+    sqlx::query(
+        "UPDATE facts SET superseded_by = NULL, valid_to = NULL
+         WHERE user_id = $1 AND superseded_by = ANY($2)",
+    )
+    .bind(user_id)
+    .bind(&only_from_them)
+    .execute(&mut *tx)
     .await?;
     let deleted = erase(&mut tx, user_id, &only_from_them).await?;
     sqlx::query(

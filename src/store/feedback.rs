@@ -458,3 +458,18 @@ pub async fn reviews_since(
     .fetch_all(pool)
     .await
 }
+
+/// The tags of the user's answers given 👎 since `since` (one list per answer).
+pub async fn thumbs_down_tags(
+    pool: &PgPool,
+    user_id: &str,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<Vec<String>>> {
+    sqlx::query_scalar(
+        "SELECT tags FROM experience WHERE user_id = $1 AND created_at >= $2 AND feedback = -1 ORDER BY id",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}

@@ -273,7 +273,8 @@ pub async fn proposed_since(
 }
 
 /// Approved topics that may be researched at `now`: not backing off, not researched in the
-/// last `rest`, the longest unresearched first.
+/// last `rest`, the one tried longest ago first (a topic whose search keeps failing does not
+/// hold up the others).
 pub async fn due_topics(
     pool: &PgPool,
     user_id: &str,
@@ -287,7 +288,7 @@ pub async fn due_topics(
           WHERE user_id = $1 AND status = 'approved'
             AND (backoff_until IS NULL OR backoff_until <= $2)
             AND (last_researched_at IS NULL OR last_researched_at <= $3)
-          ORDER BY last_researched_at NULLS FIRST, id"
+          ORDER BY (SELECT max(r.started_at) FROM research_runs r WHERE r.topic_id = research_topics.id) NULLS FIRST, id"
     ))
     .bind(user_id)
     .bind(now)
@@ -308,10 +309,12 @@ pub struct RunStats {
     pub model_calls: i32,
 }
 
-/// Runs that counted against the daily limit since `since` (a failed search does not).
+/// Idle-hour runs that count against the daily limit since `since` (a failed search and
+/// `!research now` do not).
 pub async fn runs_since(pool: &PgPool, user_id: &str, since: DateTime<Utc>) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "SELECT count(*) FROM research_runs WHERE user_id = $1 AND started_at >= $2 AND status IN ('done', 'poor', 'running')",
+        "SELECT count(*) FROM research_runs
+         WHERE user_id = $1 AND started_at >= $2 AND trigger = 'idle' AND status IN ('done', 'poor', 'running')",
     )
     .bind(user_id)
     .bind(since)
@@ -463,6 +466,15 @@ pub async fn save_page(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<i64>> {
     let mut tx = pool.begin().await?;
+    // A topic deleted (or rejected) while the run was reading keeps nothing of it.
+    let open: Option<String> =
+        sqlx::query_scalar("SELECT status FROM research_topics WHERE id = $1 FOR SHARE")
+            .bind(topic_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if open.as_deref() != Some("approved") {
+        return Ok(Vec::new());
+    }
     let fresh = sqlx::query(
         "INSERT INTO research_pages (topic_id, url, user_id, run_id, findings, read_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -583,7 +595,7 @@ pub async fn findings_without_fact(pool: &PgPool, user_id: &str) -> sqlx::Result
         "SELECT ",
         finding_columns!(),
         " FROM research_findings f JOIN research_topics t ON t.id = f.topic_id
-          WHERE f.user_id = $1 AND f.fact_id IS NULL ORDER BY f.id"
+          WHERE f.user_id = $1 AND f.stored_at IS NULL AND t.status <> 'deleted' ORDER BY f.id"
     ))
     .bind(user_id)
     .fetch_all(pool)
@@ -594,12 +606,34 @@ pub async fn findings_without_fact(pool: &PgPool, user_id: &str) -> sqlx::Result
 }
 
 pub async fn set_fact(pool: &PgPool, finding_id: i64, fact_id: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE research_findings SET fact_id = $2 WHERE id = $1")
+    sqlx::query("UPDATE research_findings SET fact_id = $2, stored_at = now() WHERE id = $1")
         .bind(finding_id)
         .bind(fact_id)
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Marks a topic deleted and returns the ids of all its findings (to delete with their facts):
+/// from now on no run stores anything for it.
+pub async fn delete_topic(pool: &PgPool, user_id: &str, topic_id: i64) -> sqlx::Result<Vec<i64>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE research_topics SET status = 'deleted', decided_at = now() WHERE id = $1 AND user_id = $2",
+    )
+    .bind(topic_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    let ids = sqlx::query_scalar(
+        "SELECT id FROM research_findings WHERE topic_id = $1 AND user_id = $2 ORDER BY id",
+    )
+    .bind(topic_id)
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids)
 }
 
 /// Deletes findings; returns the facts made from them (for the caller to forget).

@@ -648,3 +648,71 @@ async fn a_failed_tool_run_gets_a_corrected_tool_proposed_next_to_it() {
     let again = a.idle_tick(t0 + Duration::hours(2)).await.unwrap();
     assert_eq!(again.tools_proposed, 0, "{again:?}");
 }
+
+#[tokio::test]
+async fn forgotten_findings_stay_forgotten_and_deleting_one_gives_back_what_it_replaced() {
+    let stub = StubLlm::start().await;
+    script(&stub);
+    let web = WebFixture::start().await;
+    let core = rig(&stub, &web).await;
+    let (a, out) = (&core.assistant, &core.out);
+    step(
+        a,
+        out,
+        message(
+            "$own",
+            "!remember The owl book I like says owls hunt by day.",
+        ),
+    )
+    .await;
+    step(a, out, message("$now", "!research now barn owls")).await;
+    let web_fact = |text: &'static str| async move {
+        sqlx::query_scalar::<_, i64>("SELECT id FROM facts WHERE user_id = $1 AND text LIKE $2")
+            .bind(USER)
+            .bind(format!("%{text}%"))
+            .fetch_optional(a.db())
+            .await
+            .unwrap()
+    };
+    let sound = web_fact("locate prey by sound")
+        .await
+        .expect("a research fact");
+    let strigiformes = web_fact("Strigiformes").await.expect("a research fact");
+
+    // `!forget` of a research fact lasts: later idle hours do not store it again.
+    threeam::memory::forget(a.db(), USER, &[sound])
+        .await
+        .unwrap();
+    a.idle_tick(later()).await.unwrap();
+    a.idle_tick(later() + Duration::hours(2)).await.unwrap();
+    assert_eq!(web_fact("locate prey by sound").await, None);
+
+    // A research fact that replaced one of the user's (as the night's conflict stage may do)
+    // gives it back when the finding is deleted, instead of erasing it.
+    let own = web_fact("hunt by day").await.expect("the user's fact");
+    sqlx::query("UPDATE facts SET superseded_by = $2, valid_to = now() WHERE id = $1")
+        .bind(own)
+        .bind(strigiformes)
+        .execute(a.db())
+        .await
+        .unwrap();
+    let ask = step(a, out, message("$d", "!research delete barn owls")).await;
+    step(
+        a,
+        out,
+        incoming::reaction(ROOM, USER, "$dok", &ask[0].0, "✅"),
+    )
+    .await;
+    assert_eq!(web_fact("Strigiformes").await, None);
+    let (superseded, ended): (Option<i64>, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT superseded_by, valid_to FROM facts WHERE id = $1")
+            .bind(own)
+            .fetch_one(a.db())
+            .await
+            .unwrap();
+    assert_eq!(
+        (superseded, ended),
+        (None, None),
+        "the user's fact is live again"
+    );
+}
