@@ -114,6 +114,10 @@ impl Assistant {
             report.failed = Some("web search is turned off in the configuration".into());
             return Ok(report);
         };
+        let Some(_lock) = rs::try_lock_topic(&self.db, topic.id).await? else {
+            report.failed = Some("it is being researched right now".into());
+            return Ok(report);
+        };
         let (run_id, earlier) = rs::open_run(&self.db, &topic.user_id, topic.id, trigger, now)
             .await
             .context("starting a research run")?;

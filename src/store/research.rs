@@ -719,3 +719,26 @@ pub async fn finding_counts(
     .await?;
     Ok(rows.into_iter().collect())
 }
+
+/// First half of the advisory lock key of a research run (the second is the topic id);
+/// distinct from the night's and the memory store's locks.
+const RUN_LOCK_NAMESPACE: i32 = 0x3A3_0004;
+
+/// One run per topic at a time, across tasks and processes (`!research now` and an idle
+/// hour would otherwise resume the same run twice): a session advisory lock on a connection
+/// of its own, released when this is dropped (or the process dies and the connection closes).
+pub struct TopicLock {
+    _conn: sqlx::PgConnection,
+}
+
+/// Takes the topic's run lock, or `None` while another run holds it.
+pub async fn try_lock_topic(pool: &PgPool, topic_id: i64) -> sqlx::Result<Option<TopicLock>> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect_with(&pool.connect_options()).await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(RUN_LOCK_NAMESPACE)
+        .bind((topic_id % i64::from(i32::MAX)) as i32)
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(got.then_some(TopicLock { _conn: conn }))
+}

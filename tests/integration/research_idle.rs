@@ -354,6 +354,15 @@ async fn a_cut_off_run_resumes_and_failed_or_empty_searches_are_handled() {
     // A run that a crash cut off after its first page: the next pass goes on with the same
     // run and does not read that page again.
     let (owls, _) = add("owls", "owls").await.unwrap();
+    // While another run holds the topic, a second one does nothing.
+    let held = rs::try_lock_topic(a.db(), owls.id).await.unwrap().unwrap();
+    let busy = a.research_topic(&owls, "now", now, None).await.unwrap();
+    assert_eq!(
+        busy.failed.as_deref(),
+        Some("it is being researched right now")
+    );
+    assert!(rs::runs(a.db(), USER, 10).await.unwrap().is_empty());
+    drop(held);
     let (run, _) = rs::open_run(a.db(), USER, owls.id, "idle", now)
         .await
         .unwrap();
