@@ -69,16 +69,17 @@ confidence from 0 to 1 that the page says it clearly.";
 /// The summarising request for one page.
 pub fn messages(topic: &str, title: &str, text: &str) -> Vec<ChatMessage> {
     let page = crate::text::clip(text, PAGE_CHARS);
-    let title = crate::text::clip(title, 200);
-    // The title is the page's too, so it goes inside the fence; the fence cannot be closed
-    // from inside: a page that writes the marker loses it.
-    let fenced = format!("Title: {title}\n{page}")
+    // The fence cannot be closed from inside: a page that writes the marker loses it.
+    let page = page
         .replace("PAGE>>>", "PAGE> >>")
         .replace("<<<PAGE", "< <<PAGE");
+    // The title stands outside the fence only when it is plainly a title (no orders, nobody
+    // addressed); otherwise it is left out.
+    let title = clean_title(title, 200);
     vec![
         ChatMessage::system(SYSTEM),
         ChatMessage::user(format!(
-            "Topic: {topic}\n<<<PAGE\n{fenced}\nPAGE>>>\n\nThe findings about {topic}, as JSON."
+            "Topic: {topic}\nPage title: {title}\n<<<PAGE\n{page}\nPAGE>>>\n\nThe findings about {topic}, as JSON."
         )),
     ]
 }
@@ -315,14 +316,7 @@ pub fn fact_text(statement: &str, title: &str, url: &str, date: Option<NaiveDate
     let s = statement.trim_end_matches('.');
     // The page's title says what the source is about (a small model otherwise pins one
     // page's statement on another page of the same site).
-    let title = crate::text::clip(title.trim(), 60);
-    // A title is the page's words: one that gives orders or speaks of a person is left out.
-    let words = crate::text::words(&title);
-    let title = if INSTRUCTION.is_match(&title) || about_the_person(&words) {
-        String::new()
-    } else {
-        title
-    };
+    let title = clean_title(title, 60);
     let from = if title.is_empty() {
         site
     } else {
@@ -331,6 +325,20 @@ pub fn fact_text(statement: &str, title: &str, url: &str, date: Option<NaiveDate
     match date {
         Some(d) => format!("{s} (source: {from}, {d})."),
         None => format!("{s} (source: {from})."),
+    }
+}
+
+/// A page's title, clipped, or nothing when it reads as orders or speaks of a person: a title
+/// is the page's words too.
+fn clean_title(title: &str, max: usize) -> String {
+    let title = crate::text::clip(title.trim(), max)
+        .replace("PAGE>>>", "")
+        .replace("<<<PAGE", "");
+    let words = crate::text::words(&title);
+    if INSTRUCTION.is_match(&title) || about_the_person(&words) {
+        String::new()
+    } else {
+        title
     }
 }
 

@@ -43,6 +43,8 @@ pub struct TopicResult {
     /// The later question's reply, and whether it holds the answer.
     pub reply: String,
     pub answered: bool,
+    /// Memory recall for the question (what the turn's prompt gets) holds the answer.
+    pub recalled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,9 @@ impl ResearchReport {
     }
     pub fn answered(&self) -> usize {
         self.topics.iter().filter(|t| t.answered).count()
+    }
+    pub fn recalled(&self) -> usize {
+        self.topics.iter().filter(|t| t.recalled).count()
     }
 
     pub fn table(&self) -> String {
@@ -283,6 +288,15 @@ async fn topics(
             .collect();
         // As the next idle hour would: findings whose facts a failed embedding call left out.
         assistant.findings_to_facts(user).await?;
+        let opts = crate::memory::RetrieveOptions::new(chrono::Utc::now());
+        let recalled = crate::memory::retrieve(pool, llm, user, t.question, &opts)
+            .await?
+            .facts
+            .iter()
+            .any(|f| {
+                let low = f.fact.text.to_lowercase();
+                t.answer.iter().any(|a| low.contains(a))
+            });
         let asked = Instant::now();
         asker
             .handle(crate::assistant::Incoming::Message(
@@ -307,6 +321,7 @@ async fn topics(
             .join("\n");
         let answered = t.answer.iter().any(|a| reply.to_lowercase().contains(a));
         out.push(TopicResult {
+            recalled,
             reply,
             answered,
             topic: t.name.to_owned(),
