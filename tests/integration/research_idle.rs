@@ -62,6 +62,31 @@ async fn facts(a: &Assistant) -> Vec<(String, String, Vec<String>)> {
         .unwrap()
 }
 
+/// Runs the user's night for `date` at `at` with the scripted model and returns its digest.
+async fn night_digest(
+    a: &Assistant,
+    stub: &StubLlm,
+    date: chrono::NaiveDate,
+    at: DateTime<Utc>,
+) -> String {
+    let llm = threeam::llm::LlmClient::new(&core_rig::config(&stub.url()).llm).unwrap();
+    threeam::night::run_night(
+        a.db(),
+        &llm,
+        USER,
+        date,
+        at,
+        &threeam::night::RunOptions::default(),
+    )
+    .await
+    .unwrap();
+    sqlx::query_scalar("SELECT body FROM digests WHERE user_id = $1")
+        .bind(USER)
+        .fetch_one(a.db())
+        .await
+        .unwrap()
+}
+
 /// Two hours after now: the user has been quiet long enough.
 fn later() -> DateTime<Utc> {
     Utc::now() + Duration::hours(2)
@@ -182,21 +207,7 @@ async fn a_topic_is_proposed_approved_researched_told_and_deleted() {
     // The night's digest tells the findings, once, in the research section.
     let tz = chrono_tz::UTC;
     let night = t0.with_timezone(&tz).date_naive();
-    threeam::night::run_night(
-        a.db(),
-        &threeam::llm::LlmClient::new(&core_rig::config(&stub.url()).llm).unwrap(),
-        USER,
-        night,
-        t0 + Duration::hours(3),
-        &threeam::night::RunOptions::default(),
-    )
-    .await
-    .unwrap();
-    let digest: String = sqlx::query_scalar("SELECT body FROM digests WHERE user_id = $1")
-        .bind(USER)
-        .fetch_one(a.db())
-        .await
-        .unwrap();
+    let digest = night_digest(a, &stub, night, t0 + Duration::hours(3)).await;
     assert!(digest.contains("**Research findings**"), "{digest}");
     assert!(
         digest.contains(&format!("- **barn owls**: {}", OWL_FINDINGS[0])),
@@ -500,21 +511,7 @@ async fn the_self_review_proposes_a_tool_for_work_that_went_wrong_once() {
     );
 
     // The morning digest lists the proposal.
-    threeam::night::run_night(
-        a.db(),
-        &threeam::llm::LlmClient::new(&core_rig::config(&stub.url()).llm).unwrap(),
-        USER,
-        t0.date_naive(),
-        t0 + Duration::hours(3),
-        &threeam::night::RunOptions::default(),
-    )
-    .await
-    .unwrap();
-    let digest: String = sqlx::query_scalar("SELECT body FROM digests WHERE user_id = $1")
-        .bind(USER)
-        .fetch_one(a.db())
-        .await
-        .unwrap();
+    let digest = night_digest(a, &stub, t0.date_naive(), t0 + Duration::hours(3)).await;
     assert!(
         digest.contains("**Tool proposals**\n- `days_between`"),
         "{digest}"
