@@ -17,6 +17,7 @@ pub mod db;
 pub mod doctor;
 pub mod gate;
 pub mod llm;
+pub mod map;
 pub mod matrix;
 pub mod memory;
 pub mod night;

@@ -61,6 +61,18 @@ enum Command {
         /// An http(s) URL.
         url: String,
     },
+    /// Draw a user's memory map as a PNG (what `!map` posts in the chat).
+    Map {
+        /// The user (a Matrix id, e.g. @ada:example.org).
+        #[arg(long)]
+        user: String,
+        /// Where to write the PNG.
+        #[arg(long, default_value = "map.png")]
+        out: PathBuf,
+        /// Zoom into this topic (its name, or a part of it only one topic has).
+        #[arg(long)]
+        topic: Option<String>,
+    },
     /// Self-made tools.
     Tools {
         #[command(subcommand)]
@@ -167,6 +179,15 @@ enum Bench {
         /// Print every exchange as it happens.
         #[arg(long, short)]
         verbose: bool,
+    },
+    /// The memory map: projection, alignment, placement and painting at growing fact
+    /// counts, against a blank picture.
+    Map {
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+        sizes: Vec<usize>,
+        /// Write the largest map here, to look at.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Torque Clustering: the MST fast path against the literal O(n^2) method.
     Cluster {
@@ -396,6 +417,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             what: Bench::Cluster { data },
         } => {
             threeam::cluster::cli::bench(data.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Map { user, out, topic } => {
+            let cfg = Config::load(&cli.config)?;
+            let said = threeam::map::cli::write(&cfg, &user, topic.as_deref(), &out).await?;
+            println!("{said}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: Bench::Map { sizes, out },
+        } => {
+            threeam::bench::map::run(&sizes, out.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fetch { url } => {

@@ -5,6 +5,7 @@ pub mod conversation;
 pub mod gate;
 pub mod load;
 pub mod locomo;
+pub mod map;
 pub mod night;
 pub mod recorder;
 pub mod research;

@@ -867,15 +867,22 @@ impl Outbox for MatrixOutbox {
         let mime: mime::Mime = mime
             .parse()
             .map_err(|e| OutboxError(format!("bad MIME type {mime}: {e}")))?;
-        room.send_attachment(
-            filename,
-            &mime,
-            data,
-            matrix_sdk::attachment::AttachmentConfig::new(),
-        )
-        .await
-        .map(|r| r.event_id.to_string())
-        .map_err(|e| OutboxError(format!("could not upload {filename}: {e}")))
+        let mut config = matrix_sdk::attachment::AttachmentConfig::new();
+        if let Some((width, height)) = png_size(&data) {
+            // With its size, clients show the picture inline at the right shape at once.
+            config = config.info(matrix_sdk::attachment::AttachmentInfo::Image(
+                matrix_sdk::attachment::BaseImageInfo {
+                    width: Some(width.into()),
+                    height: Some(height.into()),
+                    size: u32::try_from(data.len()).ok().map(Into::into),
+                    ..Default::default()
+                },
+            ));
+        }
+        room.send_attachment(filename, &mime, data, config)
+            .await
+            .map(|r| r.event_id.to_string())
+            .map_err(|e| OutboxError(format!("could not upload {filename}: {e}")))
     }
 
     async fn typing(&self, room_id: &str, on: bool) {
@@ -885,4 +892,13 @@ impl Outbox for MatrixOutbox {
             tracing::debug!(error = %e, "typing notice failed");
         }
     }
+}
+
+/// Width and height of a PNG, from its header (`None` if `data` is not a PNG).
+fn png_size(data: &[u8]) -> Option<(u32, u32)> {
+    if data.len() < 24 || &data[..8] != b"\x89PNG\r\n\x1a\n" || &data[12..16] != b"IHDR" {
+        return None;
+    }
+    let be = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+    Some((be(16), be(20)))
 }

@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -558,4 +560,85 @@ mod tests {
         assert_eq!(parse_ids("-3"), None);
         assert_eq!(parse_ids("99999999999999999999"), None);
     }
+}
+
+/// A fact as the memory map draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapFact {
+    pub id: i64,
+    /// Its current topic (a replaced fact takes its successor's).
+    pub topic: Option<i64>,
+    pub text: String,
+    pub priority: i16,
+    pub embedding: Vec<f32>,
+    pub created_at: DateTime<Utc>,
+    /// Replaced or archived.
+    pub faded: bool,
+}
+
+/// A current topic as the memory map draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapTopic {
+    pub id: i64,
+    pub name: String,
+    pub importance: f64,
+}
+
+/// What the memory map shows of the user: current topics, live facts, and replaced or
+/// archived facts changed since `faded_since`. Only facts with an embedding.
+pub async fn map_data(
+    pool: &PgPool,
+    user_id: &str,
+    faded_since: DateTime<Utc>,
+) -> Result<(Vec<MapTopic>, Vec<MapFact>), MemoryError> {
+    let topics = sqlx::query(
+        "SELECT id, name, label, importance FROM clusters
+         WHERE user_id = $1 AND retired_at IS NULL ORDER BY importance DESC, id",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        let name: String = r.get("name");
+        let label: i32 = r.get("label");
+        MapTopic {
+            id: r.get("id"),
+            name: if name.trim().is_empty() {
+                format!("Cluster {label}")
+            } else {
+                name.trim().to_owned()
+            },
+            importance: f64::from(r.get::<f32, _>("importance")),
+        }
+    })
+    .collect();
+    let facts = sqlx::query(
+        "SELECT f.id, f.text, f.priority, f.embedding, f.created_at, c.id AS topic,
+                (f.valid_to IS NOT NULL OR f.superseded_by IS NOT NULL OR f.archived_at IS NOT NULL) AS faded
+         FROM facts f
+         LEFT JOIN facts s ON s.id = f.superseded_by AND s.user_id = f.user_id
+         LEFT JOIN clusters c ON c.id = COALESCE(f.cluster_id, s.cluster_id)
+                             AND c.retired_at IS NULL AND c.user_id = f.user_id
+         WHERE f.user_id = $1 AND f.embedding IS NOT NULL
+           AND ((f.valid_to IS NULL AND f.superseded_by IS NULL AND f.archived_at IS NULL)
+                OR f.updated_at >= $2)
+         ORDER BY f.id",
+    )
+    .bind(user_id)
+    .bind(faded_since)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| MapFact {
+        id: r.get("id"),
+        topic: r.get("topic"),
+        text: r.get("text"),
+        priority: r.get("priority"),
+        embedding: r.get::<pgvector::Vector, _>("embedding").to_vec(),
+        created_at: r.get("created_at"),
+        faded: r.get("faded"),
+    })
+    .collect();
+    Ok((topics, facts))
 }

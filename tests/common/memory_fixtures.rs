@@ -93,3 +93,44 @@ impl Write for SharedWriter {
         Ok(())
     }
 }
+
+/// Makes `facts` of `user` a current topic called `name` (as a night's clustering would);
+/// returns its id.
+pub async fn topic(
+    pool: &PgPool,
+    user: &str,
+    name: &str,
+    label: i32,
+    importance: f32,
+    facts: &[i64],
+) -> i64 {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO clusters (user_id, label, name, importance, size) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(user)
+    .bind(label)
+    .bind(name)
+    .bind(importance)
+    .bind(facts.len() as i32)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    for f in facts {
+        sqlx::query("UPDATE facts SET cluster_id = $2 WHERE id = $1")
+            .bind(f)
+            .bind(id)
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO cluster_members (cluster_id, fact_id, user_id) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(f)
+        .bind(user)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    id
+}

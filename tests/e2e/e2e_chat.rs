@@ -289,7 +289,7 @@ async fn terminal_client_chats_and_reacts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_commands_with_approval_and_encrypted_export() {
+async fn memory_commands_with_approval_encrypted_export_and_map() {
     let ada = new_user("ada").await;
     let mut rig = BotRig::new(vec![ada.clone()]).await;
     rig.start().await;
@@ -333,6 +333,32 @@ async fn memory_commands_with_approval_and_encrypted_export() {
     assert!(file.encrypted, "the export is an encrypted attachment");
     assert!(file.body.ends_with(".json"), "{}", file.body);
     let _ = q;
+
+    // The memory map: a picture (m.image, encrypted) once there is something to draw.
+    let q = human.send(&room, "!map").await.unwrap();
+    let nothing = human.wait_for_reply(&room, &q, T).await.unwrap();
+    assert!(nothing.body.contains("no map to draw"), "{}", nothing.body);
+    let q = human
+        .send(&room, "!remember I grow tomatoes on my balcony")
+        .await
+        .unwrap();
+    human.wait_for_reply(&room, &q, T).await.unwrap();
+    human.send(&room, "!map").await.unwrap();
+    let picture = human
+        .wait_for_message(&room, T, |m| {
+            m.sender.as_str() == rig.bot_id && m.msgtype == "m.image"
+        })
+        .await
+        .unwrap();
+    assert!(picture.encrypted, "the map is an encrypted attachment");
+    assert!(picture.body.ends_with(".png"), "{}", picture.body);
+    let said = human
+        .wait_for_message(&room, T, |m| {
+            m.sender.as_str() == rig.bot_id && m.body.starts_with("Your memory map: 1 memory")
+        })
+        .await
+        .unwrap();
+    assert!(said.encrypted);
     rig.stop().await;
 }
 

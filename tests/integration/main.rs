@@ -17,6 +17,7 @@ mod llm_client;
 mod memory_control;
 mod memory_extract;
 mod memory_isolation;
+mod memory_map;
 mod memory_retrieve;
 mod memory_store;
 mod night_cycle;

@@ -3,6 +3,7 @@
 //! `!forget everything` and `!export`.
 
 use crate::common::db::TestDb;
+use crate::common::memory_fixtures::topic;
 use crate::common::stub_llm::StubLlm;
 use sqlx::PgPool;
 use threeam::memory::{
@@ -11,38 +12,6 @@ use threeam::memory::{
 };
 
 const ADA: &str = "@ada:localhost";
-
-async fn cluster(pool: &PgPool, name: &str, label: i32, importance: f32, facts: &[i64]) -> i64 {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO clusters (user_id, label, name, importance, size) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(ADA)
-    .bind(label)
-    .bind(name)
-    .bind(importance)
-    .bind(facts.len() as i32)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    for f in facts {
-        sqlx::query("UPDATE facts SET cluster_id = $2 WHERE id = $1")
-            .bind(f)
-            .bind(id)
-            .execute(pool)
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO cluster_members (cluster_id, fact_id, user_id) VALUES ($1, $2, $3)",
-        )
-        .bind(id)
-        .bind(f)
-        .bind(ADA)
-        .execute(pool)
-        .await
-        .unwrap();
-    }
-    id
-}
 
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
@@ -179,8 +148,8 @@ async fn the_list_is_grouped_by_cluster_then_unclustered_then_archived() {
         "$6",
     )
     .await;
-    cluster(p, "About Ada", 1, 0.9, &[name, city, gone]).await;
-    cluster(p, "", 7, 0.2, &[tea]).await;
+    topic(p, ADA, "About Ada", 1, 0.9, &[name, city, gone]).await;
+    topic(p, ADA, "", 7, 0.2, &[tea]).await;
     sqlx::query("UPDATE facts SET archived_at = now() WHERE id = $1")
         .bind(faded)
         .execute(p)
@@ -362,8 +331,8 @@ async fn forget_deletes_the_fact_its_history_and_everything_that_links_it() {
         .execute(p)
         .await
         .unwrap();
-    let home = cluster(p, "Home", 1, 0.5, &[now, old]).await;
-    let mixed = cluster(p, "Hobbies", 2, 0.5, &[keep, other]).await;
+    let home = topic(p, ADA, "Home", 1, 0.5, &[now, old]).await;
+    let mixed = topic(p, ADA, "Hobbies", 2, 0.5, &[keep, other]).await;
     sqlx::query("INSERT INTO cluster_members (cluster_id, fact_id, user_id) VALUES ($1, $2, $3)")
         .bind(mixed)
         .bind(now)
@@ -467,7 +436,7 @@ async fn forget_everything_leaves_nothing_of_the_memory() {
         "$2",
     )
     .await;
-    cluster(p, "About Ada", 1, 0.9, &[a, b]).await;
+    topic(p, ADA, "About Ada", 1, 0.9, &[a, b]).await;
     sqlx::query("INSERT INTO user_profile (user_id, text) VALUES ($1, 'Ada.')")
         .bind(ADA)
         .execute(p)
@@ -526,7 +495,7 @@ async fn export_is_the_whole_memory_in_readable_json() {
         .execute(p)
         .await
         .unwrap();
-    cluster(p, "About Ada", 1, 0.9, &[a]).await;
+    topic(p, ADA, "About Ada", 1, 0.9, &[a]).await;
     sqlx::query(
         "INSERT INTO user_profile (user_id, text, source_fact_ids) VALUES ($1, 'Ada.', $2)",
     )

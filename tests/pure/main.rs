@@ -8,4 +8,5 @@ mod architecture;
 mod behaviour_simulation;
 mod cluster;
 mod deploy_unit;
+mod docker_files;
 mod search_path;

@@ -12,6 +12,7 @@ mod digest;
 mod export;
 pub mod forget;
 mod help;
+mod map;
 mod memory;
 mod night;
 mod remember;
@@ -25,6 +26,7 @@ pub use digest::Digest;
 pub use export::Export;
 pub use forget::{Forget, ForgetTarget};
 pub use help::Help;
+pub use map::Map;
 pub use memory::Memory;
 pub use night::Night;
 pub use remember::Remember;
@@ -124,6 +126,7 @@ commands! {
     Help: help::Help,
     Status: status::Status,
     Memory: memory::Memory,
+    Map: map::Map,
     Remember: remember::Remember,
     Forget: forget::Forget,
     Export: export::Export,
