@@ -42,6 +42,15 @@ pub async fn run_with_night(
         // Not fatal: messages are queued and answered when the server comes up.
         Err(e) => tracing::warn!(error = %e, "chat model server not available yet"),
     }
+    // Bound before Matrix, so a taken port stops the start with a clear error.
+    let observer = match cfg.metrics.address() {
+        Some(addr) => Some(
+            crate::observe::serve(addr, pool.clone(), shutdown.clone())
+                .await?
+                .0,
+        ),
+        None => None,
+    };
     let (client, restored) = bot::connect(&cfg.matrix).await?;
     let outbox = Arc::new(MatrixOutbox::new(client.clone()));
     let matrix_cfg = cfg.matrix.clone();
@@ -85,6 +94,9 @@ pub async fn run_with_night(
     });
     let result = bot::run(client, restored, matrix_cfg, assistant, shutdown).await;
     idle.abort();
+    if let Some(o) = observer {
+        o.abort();
+    }
     scheduler.stop(Duration::from_secs(10)).await;
     pool.close().await;
     result

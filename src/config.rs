@@ -46,6 +46,7 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     pub web: WebConfig,
     pub research: ResearchConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +218,21 @@ impl Default for ResearchConfig {
             proposals_per_day: 2,
             pages_per_topic: 3,
         }
+    }
+}
+
+/// The opt-in HTTP listener for `/metrics` (Prometheus text) and `/healthz`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` to listen on, e.g. `127.0.0.1:9464`; empty (the default) for no listener.
+    pub listen: String,
+}
+
+impl MetricsConfig {
+    /// The address to listen on, if any (checked by [`Config::validate_metrics`]).
+    pub fn address(&self) -> Option<std::net::SocketAddr> {
+        self.listen.trim().parse().ok()
     }
 }
 
@@ -418,6 +434,20 @@ impl Config {
             self.research.pages_per_topic,
             "a number"
         );
+        string!("THREEAM_METRICS_LISTEN", self.metrics.listen);
+        Ok(())
+    }
+
+    /// `metrics.listen` is empty or an address with a port.
+    pub fn validate_metrics(&self) -> Result<(), ConfigError> {
+        let listen = self.metrics.listen.trim();
+        if !listen.is_empty() && self.metrics.address().is_none() {
+            return Err(invalid(
+                "metrics.listen",
+                format!("is `{listen}`, not an address with a port"),
+                "set it to e.g. 127.0.0.1:9464, or leave it empty for no metrics listener",
+            ));
+        }
         Ok(())
     }
 
@@ -638,7 +668,8 @@ impl Config {
         self.validate_llm()?;
         self.validate_matrix()?;
         self.validate_schedule()?;
-        self.validate_web()
+        self.validate_web()?;
+        self.validate_metrics()
     }
 }
 

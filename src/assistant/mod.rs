@@ -412,7 +412,10 @@ impl Assistant {
             })
             .await?;
         let id = match stored {
-            store::messages::Stored::New(id) => id,
+            store::messages::Stored::New(id) => {
+                crate::metrics::message_received();
+                id
+            }
             store::messages::Stored::Duplicate { id, state } => {
                 tracing::debug!(event_id = %m.event_id, %state, "event delivered again");
                 if state == "received" || state == "failed" {

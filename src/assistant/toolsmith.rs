@@ -494,6 +494,7 @@ impl Assistant {
             Outcome::Raised(_) => "raised",
             Outcome::Stopped(_) => "stopped",
         };
+        crate::metrics::tool_run(status, run.duration.as_secs_f64());
         store::tools::record_run(
             &self.db,
             &tool.user_id,

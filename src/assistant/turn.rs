@@ -181,6 +181,13 @@ impl Assistant {
         self.outbox.typing(&p.room_id, true).await;
         let result = self.generate(&p, started).await;
         self.outbox.typing(&p.room_id, false).await;
+        let outcome = match &result {
+            Ok(()) => "answered",
+            Err(TurnError::Llm(e)) if e.is_transient() => "model_away",
+            Err(TurnError::Llm(_)) => "refused",
+            Err(TurnError::Other(_)) => "failed",
+        };
+        crate::metrics::turn(outcome, started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
                 self.outage_notified.lock().unwrap().remove(&p.room_id);
@@ -449,6 +456,10 @@ impl Assistant {
             store::messages::record_reply(&self.db, &record)
         })
         .await?;
+        crate::metrics::gate(
+            &generated.plan.action.to_string(),
+            f64::from(record.gate_ms) / 1000.0,
+        );
         tracing::info!(
             event_id = %p.event_id,
             gate = %generated.plan.action,

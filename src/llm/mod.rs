@@ -86,7 +86,30 @@ pub enum LlmError {
     },
 }
 
+impl ServerKind {
+    /// A one-word name, for metrics.
+    pub fn short(self) -> &'static str {
+        match self {
+            ServerKind::Chat => "chat",
+            ServerKind::Embedding => "embedding",
+        }
+    }
+}
+
 impl LlmError {
+    /// A one-word name of the error, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LlmError::Unreachable { .. } => "unreachable",
+            LlmError::Timeout { .. } => "timeout",
+            LlmError::Http { .. } => "http",
+            LlmError::BadResponse { .. } => "bad_response",
+            LlmError::NoModel { .. } => "no_model",
+            LlmError::MalformedOutput { .. } => "malformed_output",
+            LlmError::EmbeddingDim { .. } => "embedding_dim",
+        }
+    }
+
     /// Worth trying again later (the server is down, busy or slow), as opposed to a request
     /// the server will never accept.
     pub fn is_transient(&self) -> bool {
@@ -529,7 +552,8 @@ impl LlmClient {
                 }),
             }
         };
-        once.retry(self.backoff.builder())
+        let sent = once
+            .retry(self.backoff.builder())
             .when(|e| {
                 matches!(
                     e,
@@ -542,7 +566,11 @@ impl LlmClient {
             .notify(|e, wait| {
                 tracing::warn!(server = %ep.kind, url = %ep.base, error = %e, retry_in = ?wait, "request failed; retrying")
             })
-            .await
+            .await;
+        if let Err(e) = &sent {
+            crate::metrics::model_error(ep.kind.short(), e.kind());
+        }
+        sent
     }
 }
 

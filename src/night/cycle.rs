@@ -300,11 +300,13 @@ async fn run_locked(
         cx.begin_stage();
         let t = Instant::now();
         if let Err(e) = stages::run_stage(stage, conn, &cx).await {
+            crate::metrics::night_stage(stage.as_str(), t.elapsed().as_secs_f64(), false);
             let message = format!("stage {stage} failed: {e:#}");
             tracing::error!(user = user_id, run_id, %stage, error = %format!("{e:#}"), "night stage failed; the run resumes here next time");
             mark_failed(conn, run_id, &message, now).await;
             return Err(e.context(format!("night {night_date} of {user_id}: stage {stage}")));
         }
+        crate::metrics::night_stage(stage.as_str(), t.elapsed().as_secs_f64(), true);
         tracing::info!(user = user_id, run_id, %stage, ms = t.elapsed().as_millis() as u64, "night stage done");
         stages_run.push(stage);
         last = Some(stage);

@@ -583,3 +583,14 @@ mod tests {
         assert_eq!(super::storable("plain"), "plain");
     }
 }
+
+/// Messages of users waiting for an answer: received, failed and queued for a retry, or
+/// being answered now.
+pub async fn queue_depth(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM messages
+         WHERE role = 'user' AND reply_state IN ('received', 'failed', 'answering')",
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -117,3 +117,10 @@ pub async fn mark_room_left(pool: &PgPool, room_id: &str) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// How many users the bot has served.
+pub async fn count(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(pool)
+        .await
+}

@@ -22,6 +22,7 @@ mod memory_retrieve;
 mod memory_store;
 mod night_cycle;
 mod night_scheduler;
+mod observe;
 mod research_idle;
 mod store;
 mod tools_pipeline;
