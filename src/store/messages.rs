@@ -575,15 +575,6 @@ pub async fn last_user_message_at(
         .await
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn nul_characters_are_replaced_and_the_rest_kept() {
-        assert_eq!(super::storable("a\0b"), "a\u{FFFD}b");
-        assert_eq!(super::storable("plain"), "plain");
-    }
-}
-
 /// Messages of users waiting for an answer: received, failed and queued for a retry, or
 /// being answered now.
 pub async fn queue_depth(pool: &PgPool) -> sqlx::Result<i64> {
@@ -593,4 +584,13 @@ pub async fn queue_depth(pool: &PgPool) -> sqlx::Result<i64> {
     )
     .fetch_one(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nul_characters_are_replaced_and_the_rest_kept() {
+        assert_eq!(super::storable("a\0b"), "a\u{FFFD}b");
+        assert_eq!(super::storable("plain"), "plain");
+    }
 }
