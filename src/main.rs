@@ -61,6 +61,24 @@ enum Command {
         /// An http(s) URL.
         url: String,
     },
+    /// Save everything 3AM knows (of every user, or of one) to a file: facts with their
+    /// embeddings and history, topics, profiles, experience, tools, research, approvals.
+    Backup {
+        /// The file to write (gzip when it ends in `.gz`); made readable by you only.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only this user.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Restore a backup into this database (stop the bot first). A user who is already
+    /// here is refused unless `--replace`.
+    Restore {
+        file: PathBuf,
+        /// Erase the backup's users' data here first, then restore theirs.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Draw a user's memory map as a PNG (what `!map` posts in the chat).
     Map {
         /// The user (a Matrix id, e.g. @ada:example.org).
@@ -419,6 +437,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             threeam::cluster::cli::bench(data.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { out, user } => {
+            let cfg = Config::load(&cli.config)?;
+            let pool = connect_migrated(&cfg).await?;
+            let backup = threeam::db::backup::take(&pool, user.as_deref()).await?;
+            threeam::db::backup::write(&backup, &out)?;
+            println!(
+                "{}: {} user(s), {} rows, schema {}",
+                out.display(),
+                backup.users.len(),
+                backup.rows(),
+                backup.schema
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, replace } => {
+            let cfg = Config::load(&cli.config)?;
+            let pool = connect_migrated(&cfg).await?;
+            let backup = threeam::db::backup::read(&file)?;
+            let done = threeam::db::backup::restore(&pool, &backup, replace).await?;
+            println!(
+                "restored {} rows of {}{}",
+                done.rows,
+                done.users.join(", "),
+                if done.replaced.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (replacing what was here of {})", done.replaced.join(", "))
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Map { user, out, topic } => {
             let cfg = Config::load(&cli.config)?;
             let said = threeam::map::cli::write(&cfg, &user, topic.as_deref(), &out).await?;
@@ -478,4 +527,14 @@ fn init_tracing(quiet: bool) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The configured database, migrated to this build's schema.
+async fn connect_migrated(cfg: &Config) -> anyhow::Result<sqlx::PgPool> {
+    cfg.validate_database()?;
+    let pool =
+        threeam::db::connect_with_retry(&cfg.database.url, 2, std::time::Duration::from_secs(10))
+            .await?;
+    threeam::db::migrate(&pool).await.context("migrate")?;
+    Ok(pool)
 }

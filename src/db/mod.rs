@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, the embedded migrations, the schema checks `doctor` runs,
 //! the one test for a transient error, and throwaway databases ([`TempDatabase`]).
 
+pub mod backup;
 mod temp;
 
 pub use temp::TempDatabase;

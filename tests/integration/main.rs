@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod backup;
 mod chat_gate;
 mod chat_guard;
 mod chat_memory;
