@@ -79,6 +79,14 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Re-embed every fact with the configured embedding model (after changing it): new
+    /// vectors are kept aside until all are done, then swapped in at once; an interrupted
+    /// run resumes.
+    Reembed {
+        /// Facts per embedding request.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+    },
     /// Draw a user's memory map as a PNG (what `!map` posts in the chat).
     Map {
         /// The user (a Matrix id, e.g. @ada:example.org).
@@ -465,6 +473,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     format!(" (replacing what was here of {})", done.replaced.join(", "))
                 }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reembed { batch } => {
+            let cfg = Config::load(&cli.config)?;
+            cfg.validate_llm()?;
+            let pool = connect_migrated(&cfg).await?;
+            let llm = threeam::llm::LlmClient::new(&cfg.llm)?;
+            let model = llm.model(threeam::llm::ServerKind::Embedding).await?;
+            eprintln!(
+                "re-embedding every fact with {model} ({})",
+                cfg.llm.embedding_url
+            );
+            let bar =
+                indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} facts, {per_sec}, {eta} left",
+                )?);
+            let done = threeam::memory::reembed::reembed(&pool, &llm, batch, None, |n, total| {
+                bar.set_length(total);
+                bar.set_position(n);
+            })
+            .await?;
+            bar.finish();
+            println!(
+                "re-embedded {} facts this run; {} new vectors now in use",
+                done.embedded, done.swapped
             );
             Ok(ExitCode::SUCCESS)
         }

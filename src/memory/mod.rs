@@ -31,6 +31,7 @@ mod error;
 pub mod extract;
 pub mod fact;
 pub mod grounding;
+pub mod reembed;
 pub mod retrieve;
 pub mod score;
 pub mod slots;

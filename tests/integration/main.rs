@@ -19,6 +19,7 @@ mod memory_control;
 mod memory_extract;
 mod memory_isolation;
 mod memory_map;
+mod memory_reembed;
 mod memory_retrieve;
 mod memory_store;
 mod night_cycle;
