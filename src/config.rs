@@ -62,8 +62,27 @@ pub struct MatrixConfig {
     /// Encrypts the Matrix store (the bot's encryption keys and room state) on disk. Unset,
     /// the store is plain SQLite and the bot warns at start-up.
     pub store_passphrase: Option<String>,
+    /// Where the recovery key is written when the bot sets up recovery (cross-signing
+    /// secrets and the server-side key backup), and read from when a new store must
+    /// recover them. Keep a copy off the machine. Unset: beside the store,
+    /// `<store_path>.recovery-key`.
+    pub recovery_key_path: Option<PathBuf>,
     /// Matrix ids or glob patterns such as `@*:example.org`.
     pub allowed_users: Vec<String>,
+}
+
+impl MatrixConfig {
+    /// The recovery key's file (see [`MatrixConfig::recovery_key_path`]).
+    pub fn recovery_key_file(&self) -> PathBuf {
+        match &self.recovery_key_path {
+            Some(p) => p.clone(),
+            None => {
+                let mut name = self.store_path.as_os_str().to_owned();
+                name.push(".recovery-key");
+                PathBuf::from(name)
+            }
+        }
+    }
 }
 
 impl Default for MatrixConfig {
@@ -76,6 +95,7 @@ impl Default for MatrixConfig {
             device_name: "3AM".into(),
             display_name: "3AM".into(),
             store_path: PathBuf::from("data/matrix-store"),
+            recovery_key_path: None,
             store_passphrase: None,
             allowed_users: Vec::new(),
         }
@@ -345,6 +365,9 @@ impl Config {
         string!("THREEAM_MATRIX_DISPLAY_NAME", self.matrix.display_name);
         if let Some(v) = env("THREEAM_MATRIX_STORE_PATH") {
             self.matrix.store_path = v.into();
+        }
+        if let Some(v) = env("THREEAM_MATRIX_RECOVERY_KEY_PATH") {
+            self.matrix.recovery_key_path = Some(PathBuf::from(v));
         }
         if let Some(v) = env("THREEAM_MATRIX_STORE_PASSPHRASE") {
             self.matrix.store_passphrase = Some(v);

@@ -80,6 +80,7 @@ pub async fn run(cfg: &Config) -> Report {
     }
     check_database(cfg, &mut report).await;
     check_homeserver(cfg, &mut report).await;
+    check_encryption(cfg, &mut report).await;
     check_models(cfg, &mut report).await;
     check_sandbox(&mut report).await;
     report
@@ -209,6 +210,25 @@ async fn check_homeserver(cfg: &Config, report: &mut Report) {
             e.to_string(),
             "check matrix.user_id and matrix.password (or delete a stale session in matrix.store_path)",
         ),
+    }
+}
+
+async fn check_encryption(cfg: &Config, report: &mut Report) {
+    if cfg.validate_matrix().is_err() {
+        return;
+    }
+    match crate::matrix::probe::encryption_state(&cfg.matrix).await {
+        Ok(None) => report.pass(
+            "encryption",
+            "the bot has not logged in yet; it sets up cross-signing and recovery at its first start",
+        ),
+        Ok(Some(state)) if state.all_good() => report.pass("encryption", state.describe()),
+        Ok(Some(state)) => report.fail(
+            "encryption",
+            state.describe(),
+            "start the bot (it sets up cross-signing and recovery, and restores them with the key file after a lost store); its log says what failed",
+        ),
+        Err(e) => report.fail("encryption", e.to_string(), "check the homeserver"),
     }
 }
 

@@ -244,6 +244,18 @@ pub async fn run(
     sync_until_ok(&client, &shutdown).await;
     live.store(true, Ordering::SeqCst);
     tracing::info!(user = %me, "initial sync done; listening");
+    // In the background: it waits for key uploads, and answering must not wait for it.
+    tracker.spawn({
+        let client = client.clone();
+        let cfg = cfg.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = super::recovery::ensure(&client, &cfg) => {}
+            }
+        }
+    });
 
     // Messages stored but not answered (a crash, an outage) are answered now, then retried
     // periodically while the model server is away.

@@ -7,5 +7,6 @@ pub mod bot;
 pub mod format;
 pub mod privacy;
 pub mod probe;
+pub mod recovery;
 pub mod register;
 pub mod spool;

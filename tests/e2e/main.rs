@@ -8,6 +8,7 @@ mod e2e_chat;
 mod e2e_kill;
 mod e2e_night;
 mod e2e_privacy;
+mod e2e_recovery;
 mod e2e_research;
 mod e2e_tools;
 mod matrix_human;
