@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod assistant;
+pub mod backup;
 pub mod behaviour;
 pub mod bench;
 pub mod chat;

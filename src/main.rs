@@ -448,8 +448,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { out, user } => {
             let cfg = Config::load(&cli.config)?;
             let pool = connect_migrated(&cfg).await?;
-            let backup = threeam::db::backup::take(&pool, user.as_deref()).await?;
-            threeam::db::backup::write(&backup, &out)?;
+            let backup = threeam::backup::take(&pool, user.as_deref()).await?;
+            threeam::backup::write(&backup, &out)?;
             println!(
                 "{}: {} user(s), {} rows, schema {}",
                 out.display(),
@@ -462,8 +462,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore { file, replace } => {
             let cfg = Config::load(&cli.config)?;
             let pool = connect_migrated(&cfg).await?;
-            let backup = threeam::db::backup::read(&file)?;
-            let done = threeam::db::backup::restore(&pool, &backup, replace).await?;
+            let backup = threeam::backup::read(&file)?;
+            let done = threeam::backup::restore(&pool, &backup, replace).await?;
             println!(
                 "restored {} rows of {}{}",
                 done.rows,

@@ -1,7 +1,6 @@
 //! PostgreSQL access: the pool, the embedded migrations, the schema checks `doctor` runs,
 //! the one test for a transient error, and throwaway databases ([`TempDatabase`]).
 
-pub mod backup;
 mod temp;
 
 pub use temp::TempDatabase;

@@ -29,8 +29,16 @@ where
 
 /// Every user id, sorted.
 pub async fn all(pool: &PgPool) -> sqlx::Result<Vec<String>> {
+    all_in(pool).await
+}
+
+/// Every user id, sorted, read with `exec` (a transaction's snapshot, say).
+pub async fn all_in<'e, E>(exec: E) -> sqlx::Result<Vec<String>>
+where
+    E: sqlx::PgExecutor<'e>,
+{
     sqlx::query_scalar("SELECT user_id FROM users ORDER BY user_id")
-        .fetch_all(pool)
+        .fetch_all(exec)
         .await
 }
 
@@ -123,4 +131,27 @@ pub async fn count(pool: &PgPool) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(pool)
         .await
+}
+
+/// Those of `ids` that are users here, sorted.
+pub async fn existing<'e, E>(exec: E, ids: &[String]) -> sqlx::Result<Vec<String>>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = ANY($1) ORDER BY user_id")
+        .bind(ids)
+        .fetch_all(exec)
+        .await
+}
+
+/// Erases these users and, through the schema's cascades, every row of theirs.
+pub async fn erase<'e, E>(exec: E, ids: &[String]) -> sqlx::Result<u64>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    Ok(sqlx::query("DELETE FROM users WHERE user_id = ANY($1)")
+        .bind(ids)
+        .execute(exec)
+        .await?
+        .rows_affected())
 }

@@ -4,7 +4,7 @@
 //! row; restoring over a user who is there is refused unless replacing; ids that another
 //! user's rows hold are refused; new rows after a restore get fresh ids.
 
-use threeam::db::backup::{self, BackupError};
+use threeam::backup::{self, BackupError};
 use threeam::memory::Category;
 
 use crate::common::db::TestDb;

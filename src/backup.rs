@@ -28,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
 
+use crate::store::users;
+
 /// What the file says it is.
 pub const FORMAT: &str = "threeam-backup";
 /// The document's layout version (not the schema's).
@@ -184,18 +186,13 @@ pub async fn take(pool: &PgPool, user: Option<&str>) -> Result<Backup, BackupErr
         .await?;
     let users: Vec<String> = match user {
         Some(u) => {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = $1")
-                    .bind(u)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            vec![found.ok_or_else(|| BackupError::NoSuchUser(u.to_owned()))?]
+            let found = users::existing(&mut *tx, &[u.to_owned()]).await?;
+            if found.is_empty() {
+                return Err(BackupError::NoSuchUser(u.to_owned()));
+            }
+            found
         }
-        None => {
-            sqlx::query_scalar("SELECT user_id FROM users ORDER BY user_id")
-                .fetch_all(&mut *tx)
-                .await?
-        }
+        None => users::all_in(&mut *tx).await?,
     };
     let schema = schema_version(&mut tx).await?;
     let t = tables(&mut tx).await?;
@@ -296,21 +293,14 @@ pub async fn restore(
     if let Some(unknown) = backup.tables.keys().find(|k| !t.order.contains(k)) {
         return Err(BackupError::UnknownTable(unknown.clone()));
     }
-    let present: Vec<String> =
-        sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = ANY($1) ORDER BY user_id")
-            .bind(&backup.users)
-            .fetch_all(&mut *tx)
-            .await?;
+    let present = users::existing(&mut *tx, &backup.users).await?;
     if let Some(u) = present.first()
         && !replace
     {
         return Err(BackupError::UserExists(u.clone()));
     }
     // Erasing the user erases all their rows (every table cascades from `users`).
-    sqlx::query("DELETE FROM users WHERE user_id = ANY($1)")
-        .bind(&present)
-        .execute(&mut *tx)
-        .await?;
+    users::erase(&mut *tx, &present).await?;
     let mut rows = 0;
     for table in &t.order {
         let Some(data) = backup.tables.get(table).filter(|d| !d.is_empty()) else {
