@@ -104,6 +104,9 @@ pub struct Timing {
     pub db_patience: Duration,
     /// How often queued messages are retried while the model server is away.
     pub retry_interval: Duration,
+    /// How long a message that cannot be decrypted waits for its key before its sender is
+    /// told (see `matrix::late_keys`).
+    pub key_patience: Duration,
 }
 
 impl Default for Timing {
@@ -112,6 +115,7 @@ impl Default for Timing {
             edit_interval: Duration::from_millis(800),
             db_patience: Duration::from_secs(20),
             retry_interval: Duration::from_secs(10),
+            key_patience: Duration::from_secs(60),
         }
     }
 }

@@ -17,6 +17,9 @@ use matrix_sdk::room::Room;
 use matrix_sdk::ruma::api::client::membership::leave_room;
 use matrix_sdk::ruma::events::reaction::{OriginalSyncReactionEvent, ReactionEventContent};
 use matrix_sdk::ruma::events::relation::Annotation;
+use matrix_sdk::ruma::events::room::encrypted::{
+    EncryptedEventScheme, OriginalSyncRoomEncryptedEvent,
+};
 use matrix_sdk::ruma::events::room::member::{
     MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent,
 };
@@ -231,6 +234,7 @@ pub async fn run(
         refused: Arc::default(),
         spool: Arc::new(spool),
         spool_order: Arc::default(),
+        undecrypted: Arc::default(),
     };
     register_handlers(&client, &handlers);
 
@@ -244,6 +248,31 @@ pub async fn run(
     sync_until_ok(&client, &shutdown).await;
     live.store(true, Ordering::SeqCst);
     tracing::info!(user = %me, "initial sync done; listening");
+    // Late keys: a message noted as undecryptable is answered when its key arrives, or its
+    // sender told when none comes.
+    if let Some(mut keys) = client.encryption().room_keys_received_stream().await {
+        let handlers = handlers.clone();
+        let client = client.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            use futures::StreamExt;
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    got = keys.next() => match got {
+                        Some(Ok(infos)) => {
+                            let keys = infos.into_iter().map(|k| (k.room_id, k.session_id)).collect();
+                            handlers.keys_arrived(&client, keys).await
+                        }
+                        Some(Err(e)) => tracing::debug!(error = %e, "room key updates lagged"),
+                        None => break,
+                    },
+                    _ = tick.tick() => handlers.give_up_waiting().await,
+                }
+            }
+        });
+    }
     // In the background: it waits for key uploads, and answering must not wait for it.
     tracker.spawn({
         let client = client.clone();
@@ -401,6 +430,8 @@ struct Handlers {
     /// Held while an event goes to the core or the spool, and while the spool replays: an
     /// event never overtakes one spooled before it.
     spool_order: Arc<tokio::sync::Mutex<()>>,
+    /// Messages that could not be decrypted yet, waiting for their keys.
+    undecrypted: Arc<std::sync::Mutex<super::late_keys::Pending>>,
 }
 
 fn register_handlers(client: &Client, h: &Handlers) {
@@ -423,6 +454,11 @@ fn register_handlers(client: &Client, h: &Handlers) {
             async move { on.message(ev, room, enc.is_some()).await }
         },
     );
+    let on = h.clone();
+    client.add_event_handler(move |ev: OriginalSyncRoomEncryptedEvent, room: Room| {
+        let on = on.clone();
+        async move { on.undecryptable(ev, room) }
+    });
     let on = h.clone();
     client.add_event_handler(move |ev: OriginalSyncReactionEvent, room: Room| {
         let on = on.clone();
@@ -556,6 +592,89 @@ impl Handlers {
         }
         if let Some(msg) = to_incoming_message(&ev, room.room_id().to_owned(), encrypted) {
             self.deliver(Incoming::Message(msg)).await;
+        }
+    }
+
+    /// A message this device cannot decrypt (yet): wait for its key (see `late_keys`).
+    fn undecryptable(&self, ev: OriginalSyncRoomEncryptedEvent, room: Room) {
+        if !self.fresh(&ev.sender) || !self.allow.allows(ev.sender.as_str()) {
+            return;
+        }
+        let EncryptedEventScheme::MegolmV1AesSha2(megolm) = &ev.content.scheme else {
+            return;
+        };
+        let noted = self.undecrypted.lock().unwrap().note(
+            room.room_id().as_str(),
+            ev.event_id.as_str(),
+            ev.sender.as_str(),
+            &megolm.session_id,
+            std::time::Instant::now(),
+        );
+        if noted {
+            tracing::info!(room_id = %room.room_id(), event_id = %ev.event_id, "a message could not be decrypted yet; it is answered when its key arrives");
+        }
+    }
+
+    /// Keys that arrived: the messages they open are fetched, decrypted and handled.
+    /// `keys` are (room, megolm session id) pairs.
+    async fn keys_arrived(&self, client: &Client, keys: Vec<(OwnedRoomId, String)>) {
+        for (room_id, session_id) in keys {
+            let opened = self
+                .undecrypted
+                .lock()
+                .unwrap()
+                .opened(room_id.as_str(), &session_id);
+            for w in opened {
+                let Some(room) = client.get_room(&room_id) else {
+                    continue;
+                };
+                let Ok(event_id) = OwnedEventId::try_from(w.event_id.as_str()) else {
+                    continue;
+                };
+                let fetched = room.event(&event_id, None).await;
+                let decrypted = fetched
+                    .as_ref()
+                    .ok()
+                    .filter(|e| e.encryption_info().is_some());
+                match decrypted.map(|e| {
+                    e.raw()
+                        .deserialize_as_unchecked::<OriginalSyncRoomMessageEvent>()
+                }) {
+                    Some(Ok(ev)) => {
+                        tracing::info!(room_id = %room.room_id(), %event_id, "its key arrived; answering the message");
+                        self.message(ev, room, true).await;
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "a late-decrypted event is not a message");
+                    }
+                    None => {
+                        self.undecrypted.lock().unwrap().put_back(w);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Messages whose key never came: the person is told once, in a reply to each.
+    async fn give_up_waiting(&self) {
+        let gone = self.undecrypted.lock().unwrap().expired(
+            std::time::Instant::now(),
+            self.workers.assistant.timing.key_patience,
+        );
+        for w in gone {
+            tracing::warn!(room_id = %w.room_id, event_id = %w.event_id, "no key arrived for a message; telling its sender");
+            let text = "I couldn't read that message: it is encrypted and my device never received its key. Please send it again (if it keeps happening, check that your client shares keys with my device).";
+            if let Err(e) = self
+                .workers
+                .assistant
+                .say(&w.room_id, &w.sender, text, None, Some(w.event_id.clone()))
+                .await
+            {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "could not tell about an unreadable message"
+                );
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod bot;
 pub mod format;
+pub mod late_keys;
 pub mod privacy;
 pub mod probe;
 pub mod recovery;

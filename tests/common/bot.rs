@@ -91,6 +91,7 @@ impl BotRig {
             edit_interval: Duration::from_millis(150),
             db_patience: Duration::from_secs(60),
             retry_interval: Duration::from_millis(500),
+            key_patience: Duration::from_secs(4),
         }
     }
 

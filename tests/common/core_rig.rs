@@ -52,6 +52,7 @@ impl Core {
                 edit_interval: Duration::from_millis(20),
                 db_patience: Duration::from_secs(5),
                 retry_interval: Duration::from_millis(100),
+                key_patience: Duration::from_secs(60),
             },
         );
         Core { db, out, assistant }

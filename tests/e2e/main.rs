@@ -5,6 +5,7 @@
 mod common;
 
 mod e2e_chat;
+mod e2e_keys;
 mod e2e_kill;
 mod e2e_night;
 mod e2e_privacy;
