@@ -10,22 +10,11 @@
 use std::time::Duration;
 
 use matrix_sdk::encryption::LocalTrust;
-use matrix_sdk::ruma::OwnedDeviceId;
 
 use crate::common::bot::{BotRig, new_user};
 use crate::common::stub_llm::Reply;
 
 const T: Duration = Duration::from_secs(60);
-
-fn bot_device(rig: &BotRig) -> OwnedDeviceId {
-    let text =
-        std::fs::read_to_string(rig.config().matrix.store_path.join("session.json")).unwrap();
-    let at = text
-        .find("\"device_id\"")
-        .expect("a device id in the session");
-    let rest = &text[at + "\"device_id\"".len()..];
-    rest.split('"').nth(1).unwrap().into()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_the_bot_cannot_read_gets_one_plain_notice_and_the_chat_goes_on() {
@@ -40,7 +29,7 @@ async fn a_message_the_bot_cannot_read_gets_one_plain_notice_and_the_chat_goes_o
     let device = human
         .client()
         .encryption()
-        .get_device(&rig.bot_user(), &bot_device(&rig))
+        .get_device(&rig.bot_user(), &rig.device_id())
         .await
         .unwrap()
         .expect("the bot's device is known");
