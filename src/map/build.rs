@@ -220,7 +220,40 @@ impl Scene<'_> {
             sun_max: 40.0,
             label_room: 36.0,
         };
-        let (spots, planets) = layout::place_overview(&self.points(&all), &weights, frame, sizes);
+        // Before the first night nothing is in a topic: the facts sit in a middle band and
+        // are written out beside it, so a new user's map shows what it holds.
+        let unsorted = !self.facts.iter().any(|f| f.topic.is_some());
+        let frame = if unsorted {
+            Frame {
+                left: 370.0,
+                right: f64::from(draw::WIDTH) - 370.0,
+                ..frame
+            }
+        } else {
+            frame
+        };
+        let (spots, mut planets) =
+            layout::place_overview(&self.points(&all), &weights, frame, sizes);
+        // Labelled facts (most important first, the order labels are given room in), then
+        // the rest.
+        let labelled: HashMap<i64, usize> = if unsorted {
+            let mut order: Vec<&MapFact> = self.facts.iter().collect();
+            order.sort_by(|a, b| {
+                a.faded
+                    .cmp(&b.faded)
+                    .then(b.priority.cmp(&a.priority))
+                    .then(b.created_at.cmp(&a.created_at))
+            });
+            order
+                .iter()
+                .take(MAX_LABELS)
+                .enumerate()
+                .map(|(i, f)| (f.id, i))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        planets.sort_by_key(|p| labelled.get(&p.fact).copied().unwrap_or(usize::MAX));
         let colours = self.colours();
         let by_id: HashMap<i64, &MapFact> = self.facts.iter().map(|f| (f.id, f)).collect();
         let suns: Vec<Sun> = spots
@@ -247,10 +280,18 @@ impl Scene<'_> {
                 at: p.at,
                 shade: self.shade(by_id[&p.fact]),
                 colour: p.topic.map(|t| colours[&t]),
-                label: None,
+                label: labelled
+                    .contains_key(&p.fact)
+                    .then(|| by_id[&p.fact].text.clone()),
             })
             .collect();
         let live = self.facts.iter().filter(|f| !f.faded).count();
+        let footnote = if suns.is_empty() {
+            // A new user's memories are all dust until the first night sorts them.
+            "No topics yet: they form during my night (!night runs it now)"
+        } else {
+            "!map <topic> zooms into one topic"
+        };
         Picture {
             title: "Your memory map".into(),
             subtitle: format!(
@@ -260,7 +301,7 @@ impl Scene<'_> {
             ),
             suns,
             planets,
-            footnote: Some("!map <topic> zooms into one topic".into()),
+            footnote: Some(footnote.into()),
             seed,
             planet_radius: match live {
                 0..100 => 6.5,
@@ -372,6 +413,50 @@ mod tests {
         assert!(find_topic(&t, "runn").is_none(), "two topics contain it");
         assert!(find_topic(&t, "cooking").is_none());
         assert!(find_topic(&t, " ").is_none());
+    }
+
+    fn fact(id: i64, topic: Option<i64>) -> MapFact {
+        MapFact {
+            id,
+            topic,
+            text: format!("fact {id}"),
+            priority: 3,
+            embedding: vec![],
+            created_at: Utc::now(),
+            faded: false,
+        }
+    }
+
+    #[test]
+    fn before_the_first_night_the_map_says_topics_come_at_night() {
+        let xy: HashMap<i64, Xy> = (1..=3).map(|i| (i, [i as f64, (i * i) as f64])).collect();
+        let dust: Vec<MapFact> = (1..=3).map(|i| fact(i, None)).collect();
+        let p = compose(&[], &dust, &xy, Utc::now(), None, "today", 1);
+        assert!(p.suns.is_empty() && p.planets.len() == 3);
+        assert!(
+            p.planets.iter().all(|pl| pl.label.is_some()),
+            "unsorted facts are written out"
+        );
+        assert!(p.footnote.unwrap().contains("during my night"));
+        assert!(
+            p.subtitle.ends_with("3 memories in 0 topics"),
+            "{}",
+            p.subtitle
+        );
+
+        let sorted: Vec<MapFact> = (1..=3).map(|i| fact(i, Some(7))).collect();
+        let p = compose(
+            &[topic(7, "Garden")],
+            &sorted,
+            &xy,
+            Utc::now(),
+            None,
+            "today",
+            1,
+        );
+        assert_eq!(p.suns.len(), 1);
+        assert!(p.planets.iter().all(|pl| pl.label.is_none()));
+        assert!(p.footnote.unwrap().contains("zooms into one topic"));
     }
 
     #[test]

@@ -144,7 +144,10 @@ pub fn render(p: &Picture) -> Result<Vec<u8>, DrawError> {
         fact_labels(
             &mut pix,
             &p.planets,
-            p.suns.first().map_or([0.0, 0.0], |s| s.at),
+            // Without a sun (facts not in topics yet) the picture's middle divides them.
+            p.suns
+                .first()
+                .map_or([f64::from(WIDTH) / 2.0, f64::from(HEIGHT) / 2.0], |s| s.at),
         );
     }
     for planet in p.planets.iter().filter(|pl| pl.colour.is_some()) {
@@ -166,7 +169,8 @@ pub fn render(p: &Picture) -> Result<Vec<u8>, DrawError> {
             MUTED,
         );
     }
-    legend(&mut pix, labelled.is_empty());
+    // A zoomed topic has labels and its sun; the overview (sorted or not) has the full legend.
+    legend(&mut pix, labelled.is_empty() || p.suns.is_empty());
     pix.encode_png()
         .map_err(|e| DrawError::Encode(e.to_string()))
 }

@@ -52,6 +52,10 @@ impl Map {
                         "**{t}** up close: {} around its sun.",
                         count(image.facts, "memory", "memories")
                     ),
+                    None if image.topics == 0 => format!(
+                        "Your memory map: {}, not sorted into topics yet (that happens during my night at 03:00; `!night` runs it now). Bright dots are new this week.",
+                        count(image.facts, "memory", "memories"),
+                    ),
                     None => format!(
                         "Your memory map: {} in {}. Bright planets are new this week, hollow ones were replaced. `!map <topic>` zooms in.",
                         count(image.facts, "memory", "memories"),
