@@ -262,14 +262,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let cfg = Config::load(&cli.config)?;
-            cfg.validate_database()?;
-            let pool = threeam::db::connect_with_retry(
-                &cfg.database.url,
-                2,
-                std::time::Duration::from_secs(10),
-            )
-            .await?;
-            threeam::db::migrate(&pool).await.context("migrate")?;
+            let pool = connect_migrated(&cfg).await?;
             let state = threeam::db::schema_state(&pool).await?;
             println!("migrations applied: {}/{}", state.applied, state.known);
             Ok(ExitCode::SUCCESS)
@@ -566,9 +559,9 @@ fn init_tracing(quiet: bool) {
 /// The configured database, migrated to this build's schema.
 async fn connect_migrated(cfg: &Config) -> anyhow::Result<sqlx::PgPool> {
     cfg.validate_database()?;
-    let pool =
-        threeam::db::connect_with_retry(&cfg.database.url, 2, std::time::Duration::from_secs(10))
-            .await?;
-    threeam::db::migrate(&pool).await.context("migrate")?;
-    Ok(pool)
+    // DbError says which step failed: reaching the server or applying migrations.
+    Ok(
+        threeam::db::connect_migrated(&cfg.database.url, 2, std::time::Duration::from_secs(10))
+            .await?,
+    )
 }

@@ -113,6 +113,18 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     Ok(())
 }
 
+/// [`connect_with_retry`], then [`migrate`]: how every command that works on the database
+/// starts.
+pub async fn connect_migrated(
+    url: &str,
+    max_connections: u32,
+    patience: Duration,
+) -> Result<PgPool, DbError> {
+    let pool = connect_with_retry(url, max_connections, patience).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
 /// What `doctor` reports about the schema.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SchemaState {

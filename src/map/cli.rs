@@ -18,9 +18,8 @@ pub async fn write(
 ) -> anyhow::Result<String> {
     cfg.validate_database()?;
     let pool =
-        crate::db::connect_with_retry(&cfg.database.url, 4, std::time::Duration::from_secs(10))
+        crate::db::connect_migrated(&cfg.database.url, 4, std::time::Duration::from_secs(10))
             .await?;
-    crate::db::migrate(&pool).await?;
     let tz = crate::night::user_timezone(&pool, &cfg.schedule, user).await?;
     match draw(&pool, user, topic, Utc::now(), tz).await? {
         MapOutcome::Drawn(map) => {

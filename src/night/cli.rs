@@ -18,11 +18,10 @@ use crate::llm::LlmClient;
 async fn connect(cfg: &Config) -> anyhow::Result<PgPool> {
     cfg.validate_database()?;
     cfg.validate_schedule()?;
-    let pool =
-        crate::db::connect_with_retry(&cfg.database.url, 4, std::time::Duration::from_secs(10))
-            .await?;
-    crate::db::migrate(&pool).await?;
-    Ok(pool)
+    Ok(
+        crate::db::connect_migrated(&cfg.database.url, 4, std::time::Duration::from_secs(10))
+            .await?,
+    )
 }
 
 async fn users(pool: &PgPool, user: Option<&str>) -> anyhow::Result<Vec<String>> {
