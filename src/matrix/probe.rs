@@ -24,11 +24,6 @@ pub enum ProbeError {
 }
 
 #[derive(Deserialize)]
-struct SavedToken {
-    access_token: String,
-}
-
-#[derive(Deserialize)]
 struct Whoami {
     user_id: String,
 }
@@ -133,26 +128,20 @@ pub async fn check(cfg: &MatrixConfig) -> Result<String, ProbeError> {
 }
 
 fn saved_token(store: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(store.join(SESSION_FILE)).ok()?;
-    // The session file nests the token; search for it rather than depend on its exact shape.
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    find_token(&value)
+    saved_session_field(store, "access_token")
 }
 
-fn find_token(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Object(map) => {
-            if let Some(tok) = map.get("access_token").and_then(|t| t.as_str()) {
-                return serde_json::from_value::<SavedToken>(
-                    serde_json::json!({"access_token": tok}),
-                )
-                .ok()
-                .map(|s| s.access_token);
-            }
-            map.values().find_map(find_token)
-        }
-        _ => None,
-    }
+/// The device the bot's saved session belongs to (`None` before its first login).
+pub fn saved_device_id(store: &Path) -> Option<String> {
+    saved_session_field(store, "device_id")
+}
+
+/// A string field of the saved session. The session file nests its fields; they are
+/// searched for rather than depend on the file's exact shape.
+fn saved_session_field(store: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(store.join(SESSION_FILE)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    find_string(&value, key)
 }
 
 /// What the homeserver holds of the bot's encryption set-up (see `matrix::recovery`).
@@ -207,10 +196,7 @@ pub async fn encryption_state(cfg: &MatrixConfig) -> Result<Option<EncryptionSta
     let Some(token) = saved_token(&cfg.store_path) else {
         return Ok(None);
     };
-    let device = std::fs::read_to_string(cfg.store_path.join(SESSION_FILE))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| find_string(&v, "device_id"));
+    let device = saved_device_id(&cfg.store_path);
     let base = cfg.homeserver_url.trim_end_matches('/').to_owned();
     let unreachable = |e: reqwest::Error| ProbeError::Unreachable {
         url: base.clone(),

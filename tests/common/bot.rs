@@ -163,18 +163,14 @@ impl BotRig {
 }
 
 impl BotRig {
-    /// The bot's Matrix id.
-    /// The bot's current device, from its saved session (which nests the id somewhere).
+    /// The bot's current device, from its saved session.
     pub fn device_id(&self) -> matrix_sdk::ruma::OwnedDeviceId {
-        let text = std::fs::read_to_string(self.config().matrix.store_path.join("session.json"))
-            .expect("the bot has logged in");
-        let at = text
-            .find("\"device_id\"")
-            .expect("a device id in the session");
-        let rest = &text[at + "\"device_id\"".len()..];
-        rest.split('"').nth(1).expect("a quoted device id").into()
+        threeam::matrix::probe::saved_device_id(&self.config().matrix.store_path)
+            .expect("the bot has logged in")
+            .into()
     }
 
+    /// The bot's Matrix id.
     pub fn bot_user(&self) -> matrix_sdk::ruma::OwnedUserId {
         self.bot_id.as_str().try_into().unwrap()
     }
