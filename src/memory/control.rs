@@ -61,13 +61,7 @@ pub async fn list_grouped(
             match row.try_get::<Option<i64>, _>("group_id")? {
                 Some(id) => {
                     let name: String = row.try_get("cluster_name")?;
-                    let label: i32 = row.try_get("cluster_label")?;
-                    let name = if name.trim().is_empty() {
-                        format!("Cluster {label}")
-                    } else {
-                        name.trim().to_owned()
-                    };
-                    (Some(id), name)
+                    (Some(id), topic_name(&name, row.try_get("cluster_label")?))
                 }
                 None => (None, UNCLUSTERED.to_owned()),
             }
@@ -546,19 +540,12 @@ pub async fn export(pool: &PgPool, user_id: &str) -> Result<Value, MemoryError> 
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_ids;
-
-    #[test]
-    fn ids_are_numbers_with_optional_hashes() {
-        assert_eq!(parse_ids("12"), Some(vec![12]));
-        assert_eq!(parse_ids(" #12, 15  #12 "), Some(vec![12, 15]));
-        assert_eq!(parse_ids("12 cats"), None);
-        assert_eq!(parse_ids("my address"), None);
-        assert_eq!(parse_ids(""), None);
-        assert_eq!(parse_ids("-3"), None);
-        assert_eq!(parse_ids("99999999999999999999"), None);
+/// A topic's name as the user sees it: its name, or "Cluster N" before the night named it.
+fn topic_name(name: &str, label: i32) -> String {
+    if name.trim().is_empty() {
+        format!("Cluster {label}")
+    } else {
+        name.trim().to_owned()
     }
 }
 
@@ -599,18 +586,10 @@ pub async fn map_data(
     .fetch_all(pool)
     .await?
     .iter()
-    .map(|r| {
-        let name: String = r.get("name");
-        let label: i32 = r.get("label");
-        MapTopic {
-            id: r.get("id"),
-            name: if name.trim().is_empty() {
-                format!("Cluster {label}")
-            } else {
-                name.trim().to_owned()
-            },
-            importance: f64::from(r.get::<f32, _>("importance")),
-        }
+    .map(|r| MapTopic {
+        id: r.get("id"),
+        name: topic_name(r.get("name"), r.get("label")),
+        importance: f64::from(r.get::<f32, _>("importance")),
     })
     .collect();
     let facts = sqlx::query(
@@ -641,4 +620,20 @@ pub async fn map_data(
     })
     .collect();
     Ok((topics, facts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ids;
+
+    #[test]
+    fn ids_are_numbers_with_optional_hashes() {
+        assert_eq!(parse_ids("12"), Some(vec![12]));
+        assert_eq!(parse_ids(" #12, 15  #12 "), Some(vec![12, 15]));
+        assert_eq!(parse_ids("12 cats"), None);
+        assert_eq!(parse_ids("my address"), None);
+        assert_eq!(parse_ids(""), None);
+        assert_eq!(parse_ids("-3"), None);
+        assert_eq!(parse_ids("99999999999999999999"), None);
+    }
 }
