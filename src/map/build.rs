@@ -66,7 +66,7 @@ pub async fn draw(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Result<MapOutcome, MapError> {
-    let (topics, facts) =
+    let (topics, mut facts) =
         memory::control::map_data(pool, user_id, now - Duration::days(FADED_DAYS)).await?;
     if !facts.iter().any(|f| !f.faded) {
         return Ok(MapOutcome::Empty);
@@ -82,7 +82,11 @@ pub async fn draw(
             }
         },
     };
-    let embeddings: Vec<Vec<f32>> = facts.iter().map(|f| f.embedding.clone()).collect();
+    // Moved, not copied: only the projection reads the vectors.
+    let embeddings: Vec<Vec<f32>> = facts
+        .iter_mut()
+        .map(|f| std::mem::take(&mut f.embedding))
+        .collect();
     let projected = tokio::task::spawn_blocking(move || layout::project(&embeddings))
         .await
         .map_err(|e| MapError::Layout(e.to_string()))?;
@@ -101,10 +105,7 @@ pub async fn draw(
         &date,
         fnv(user_id),
     );
-    let facts_drawn = facts
-        .iter()
-        .filter(|f| !f.faded && zoom.as_ref().is_none_or(|t| f.topic == Some(t.id)))
-        .count();
+    let facts_drawn = live(&facts, zoom.as_ref().map(|t| t.id));
     let topics_drawn = picture.suns.len();
     let png = tokio::task::spawn_blocking(move || draw::render(&picture))
         .await
@@ -158,6 +159,24 @@ pub fn find_topic<'t>(topics: &'t [MapTopic], name: &str) -> Option<&'t MapTopic
         (Some(t), None) => Some(t),
         _ => None,
     }
+}
+
+/// Current (not replaced or archived) facts, of one topic or all.
+fn live(facts: &[MapFact], topic: Option<i64>) -> usize {
+    facts
+        .iter()
+        .filter(|f| !f.faded && topic.is_none_or(|t| f.topic == Some(t)))
+        .count()
+}
+
+/// Most important first: current before faded, higher priority, newer, then by id. The
+/// order labels are given room in.
+fn importance(a: &&MapFact, b: &&MapFact) -> std::cmp::Ordering {
+    a.faded
+        .cmp(&b.faded)
+        .then(b.priority.cmp(&a.priority))
+        .then(b.created_at.cmp(&a.created_at))
+        .then(a.id.cmp(&b.id))
 }
 
 /// A stable 64-bit hash (FNV-1a), so a user's sky is the same from build to build.
@@ -238,12 +257,7 @@ impl Scene<'_> {
         // the rest.
         let labelled: HashMap<i64, usize> = if unsorted {
             let mut order: Vec<&MapFact> = self.facts.iter().collect();
-            order.sort_by(|a, b| {
-                a.faded
-                    .cmp(&b.faded)
-                    .then(b.priority.cmp(&a.priority))
-                    .then(b.created_at.cmp(&a.created_at))
-            });
+            order.sort_by(importance);
             order
                 .iter()
                 .take(MAX_LABELS)
@@ -265,11 +279,7 @@ impl Scene<'_> {
                     radius: s.radius,
                     orbit: s.orbit,
                     name: t.map_or_else(String::new, |t| t.name.clone()),
-                    facts: self
-                        .facts
-                        .iter()
-                        .filter(|f| f.topic == Some(s.topic) && !f.faded)
-                        .count(),
+                    facts: live(self.facts, Some(s.topic)),
                     colour: colours[&s.topic],
                 }
             })
@@ -285,7 +295,7 @@ impl Scene<'_> {
                     .then(|| by_id[&p.fact].text.clone()),
             })
             .collect();
-        let live = self.facts.iter().filter(|f| !f.faded).count();
+        let live = live(self.facts, None);
         let footnote = if suns.is_empty() {
             // A new user's memories are all dust until the first night sorts them.
             "No topics yet: they form during my night (!night runs it now)"
@@ -317,14 +327,8 @@ impl Scene<'_> {
             .iter()
             .filter(|f| f.topic == Some(topic.id))
             .collect();
-        // Most important first: what gets a label when not all fit.
-        members.sort_by(|a, b| {
-            a.faded
-                .cmp(&b.faded)
-                .then(b.priority.cmp(&a.priority))
-                .then(b.created_at.cmp(&a.created_at))
-                .then(a.id.cmp(&b.id))
-        });
+        // What gets a label when not all fit.
+        members.sort_by(importance);
         let all = members.len();
         members.truncate(MAX_ZOOMED);
         let sun = SunSpot {
@@ -335,30 +339,19 @@ impl Scene<'_> {
         };
         let spots = layout::place_zoom(&self.points(&members), sun);
         let colour = self.colours()[&topic.id];
-        let rank: HashMap<i64, usize> =
-            members.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
-        let mut planets: Vec<(usize, Planet)> = spots
+        // One spot per member, in the members' order (most important first).
+        let planets: Vec<Planet> = spots
             .iter()
-            .map(|s| {
-                let i = rank[&s.fact];
-                let f = members[i];
-                (
-                    i,
-                    Planet {
-                        at: s.at,
-                        shade: self.shade(f),
-                        colour: Some(colour),
-                        label: (i < MAX_LABELS).then(|| f.text.clone()),
-                    },
-                )
+            .zip(&members)
+            .enumerate()
+            .map(|(i, (s, f))| Planet {
+                at: s.at,
+                shade: self.shade(f),
+                colour: Some(colour),
+                label: (i < MAX_LABELS).then(|| f.text.clone()),
             })
             .collect();
-        planets.sort_by_key(|p| p.0);
-        let live = self
-            .facts
-            .iter()
-            .filter(|f| f.topic == Some(topic.id) && !f.faded)
-            .count();
+        let live = live(self.facts, Some(topic.id));
         let unlabelled = all.saturating_sub(MAX_LABELS);
         Picture {
             title: topic.name.clone(),
@@ -371,7 +364,7 @@ impl Scene<'_> {
                 facts: live,
                 colour,
             }],
-            planets: planets.into_iter().map(|p| p.1).collect(),
+            planets,
             footnote: (unlabelled > 0).then(|| {
                 format!(
                     "{} more without a label: !memory search {} lists them",
@@ -384,7 +377,8 @@ impl Scene<'_> {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+/// `n` with the noun in the number it needs ("1 memory", "3 memories").
+pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

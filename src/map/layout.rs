@@ -295,9 +295,10 @@ pub fn place_overview(
     (suns, planets)
 }
 
-/// The planets of one topic around a sun at the centre of a zoomed picture. Directions are
-/// kept in order but spread evenly, so no two planets (nor their labels) sit on each other;
-/// the nearer half of the facts orbit inside, the rest outside.
+/// The planets of one topic around a sun at the centre of a zoomed picture, one per point
+/// and in the points' order. Directions are kept in order but spread evenly, so no two
+/// planets (nor their labels) sit on each other; the nearer half of the facts orbit
+/// inside, the rest outside.
 pub fn place_zoom(points: &[Point], sun: SunSpot) -> Vec<PlanetSpot> {
     let centre = mean(points.iter().map(|p| p.xy));
     orbit_spots(&points.iter().collect::<Vec<_>>(), centre, &sun, true)
@@ -649,6 +650,9 @@ mod tests {
             orbit: 240.0,
         };
         let spots = place_zoom(&points, sun);
+        let order: Vec<i64> = spots.iter().map(|s| s.fact).collect();
+        let given: Vec<i64> = points.iter().map(|p| p.id).collect();
+        assert_eq!(order, given, "one spot per point, in their order");
         for (i, a) in spots.iter().enumerate() {
             for b in &spots[i + 1..] {
                 let d = (a.at[0] - b.at[0]).hypot(a.at[1] - b.at[1]);

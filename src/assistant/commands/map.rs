@@ -4,6 +4,7 @@
 use super::Spec;
 use crate::assistant::Assistant;
 use crate::chat::IncomingMessage;
+use crate::map::build::plural;
 use crate::map::{self, MapOutcome};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,26 +51,22 @@ impl Map {
                 match image.topic {
                     Some(t) => format!(
                         "**{t}** up close: {} around its sun.",
-                        count(image.facts, "memory", "memories")
+                        plural(image.facts, "memory", "memories")
                     ),
                     None if image.topics == 0 => format!(
                         "Your memory map: {}, not sorted into topics yet (that happens during my night at 03:00; `!night` runs it now). Bright dots are new this week.",
-                        count(image.facts, "memory", "memories"),
+                        plural(image.facts, "memory", "memories"),
                     ),
                     None => format!(
                         "Your memory map: {} in {}. Bright planets are new this week, hollow ones were replaced. `!map <topic>` zooms in.",
-                        count(image.facts, "memory", "memories"),
-                        count(image.topics, "topic", "topics")
+                        plural(image.facts, "memory", "memories"),
+                        plural(image.topics, "topic", "topics")
                     ),
                 }
             }
         };
         a.reply(m, &text).await
     }
-}
-
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
