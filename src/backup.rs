@@ -301,12 +301,14 @@ pub async fn restore(
     }
     // Erasing the user erases all their rows (every table cascades from `users`).
     users::erase(&mut *tx, &present).await?;
-    let mut rows = 0;
+    let mut restored = 0;
     for table in &t.order {
         let Some(data) = backup.tables.get(table).filter(|d| !d.is_empty()) else {
             continue;
         };
-        rows += data.len();
+        restored += data.len();
+        // Bound by every statement below, so made once.
+        let rows = Value::Array(data.clone());
         let columns = writable_columns(&mut tx, table, data).await?;
         if columns.iter().any(|c| c == "id") {
             let sql = format!(
@@ -314,7 +316,7 @@ pub async fn restore(
                 quote(table)
             );
             let taken: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .bind(Value::Array(data.clone()))
+                .bind(&rows)
                 .fetch_one(&mut *tx)
                 .await?;
             if taken > 0 {
@@ -336,7 +338,7 @@ pub async fn restore(
             t = quote(table)
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(Value::Array(data.clone()))
+            .bind(&rows)
             .execute(&mut *tx)
             .await?;
         for column in later.iter().filter(|c| columns.contains(c)) {
@@ -347,7 +349,7 @@ pub async fn restore(
                 c = quote(column)
             );
             sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(Value::Array(data.clone()))
+                .bind(&rows)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -366,7 +368,7 @@ pub async fn restore(
     tx.commit().await?;
     Ok(Restored {
         users: backup.users.clone(),
-        rows,
+        rows: restored,
         replaced: present,
     })
 }

@@ -139,8 +139,8 @@ pub fn render(p: &Picture) -> Result<Vec<u8>, DrawError> {
     for s in &p.suns {
         sun(&mut pix, s);
     }
-    let labelled: Vec<&Planet> = p.planets.iter().filter(|pl| pl.label.is_some()).collect();
-    if !labelled.is_empty() {
+    let labelled = p.planets.iter().any(|pl| pl.label.is_some());
+    if labelled {
         fact_labels(
             &mut pix,
             &p.planets,
@@ -153,7 +153,7 @@ pub fn render(p: &Picture) -> Result<Vec<u8>, DrawError> {
     for planet in p.planets.iter().filter(|pl| pl.colour.is_some()) {
         star(&mut pix, planet, p.planet_radius);
     }
-    if labelled.is_empty() {
+    if !labelled {
         sun_names(&mut pix, &p.suns);
     }
     header(&mut pix, &p.title, &p.subtitle);
@@ -170,7 +170,7 @@ pub fn render(p: &Picture) -> Result<Vec<u8>, DrawError> {
         );
     }
     // A zoomed topic has labels and its sun; the overview (sorted or not) has the full legend.
-    legend(&mut pix, labelled.is_empty() || p.suns.is_empty());
+    legend(&mut pix, !labelled || p.suns.is_empty());
     pix.encode_png()
         .map_err(|e| DrawError::Encode(e.to_string()))
 }
