@@ -457,7 +457,7 @@ impl Assistant {
         })
         .await?;
         crate::metrics::gate(
-            &generated.plan.action.to_string(),
+            generated.plan.action.as_str(),
             f64::from(record.gate_ms) / 1000.0,
         );
         tracing::info!(
